@@ -1,0 +1,61 @@
+/* The runtime event log: TCG Canonical Event Log (CEL), TLV encoding.
+ *
+ * The agent appends one record per extend it makes; the verifier decodes the
+ * log and replays it. Each record holds its record number, the PCR, the
+ * SHA-256 digest extended, and the content: an event type and event data
+ * (the PC Client "pcclient_std" content form).
+ *
+ * Decoding is strict and bounded: every length is checked against what is
+ * left and against the limits below, record numbers must count up from 0
+ * without gaps, and nothing may trail the last record.
+ */
+#ifndef AICERT_CEL_H
+#define AICERT_CEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CEL_MAX_RECORDS      65536u
+#define CEL_MAX_CONTENT      65536u      /* bytes of event data in one record */
+#define CEL_MAX_LOG_BYTES    (64u << 20) /* a whole encoded log */
+
+struct cel_record {
+	uint64_t recnum;
+	uint32_t pcr;
+	uint8_t sha256[32];
+	uint32_t event_type;
+	uint8_t *data; /* event data, data_len bytes; owned by the log */
+	size_t data_len;
+};
+
+struct cel_log {
+	struct cel_record *recs;
+	size_t n;
+	size_t cap;
+};
+
+/* Appends a copy of data as a new record numbered log->n. */
+int cel_append(struct cel_log *log, uint32_t pcr, const uint8_t sha256[32], uint32_t event_type,
+	       const uint8_t *data, size_t data_len);
+
+/* Drops records from index n on. */
+void cel_truncate(struct cel_log *log, size_t n);
+
+/* Frees the records and their data; the struct itself is the caller's.
+ * NULL-safe. */
+void cel_clear(struct cel_log *log);
+
+/* Encodes the whole log; *buf is malloc'd. */
+int cel_encode(const struct cel_log *log, uint8_t **buf, size_t *len);
+
+/* Decodes buf into log, which must be empty. On failure log is left empty and
+ * err_msg() names the record number and field. */
+int cel_decode(const uint8_t *buf, size_t len, struct cel_log *log);
+
+/* Replays the first n records from each PCR's initial value (all zero: only
+ * PCRs 8..15 and 23 may appear in a runtime log; any other PCR is
+ * AICERT_ERR_INVALID). pcrs[i] receives the SHA-256 value of PCR i and
+ * *touched has bit i set for every PCR the records extended. */
+int cel_replay(const struct cel_log *log, size_t n, uint8_t pcrs[24][32], uint32_t *touched);
+
+#endif
