@@ -1,1 +1,7 @@
-int main(void) { return 1; } /* placeholder */
+/* aicert: the controller's command line. */
+#include "cli.h"
+
+int main(int argc, char **argv)
+{
+	return cli_main(argc, argv);
+}
