@@ -77,7 +77,7 @@ int rpc_unpack_strict(const ProtobufCMessageDescriptor *desc, const uint8_t *buf
 		goto out;
 	}
 	protobuf_c_message_pack(msg, again);
-	if (memcmp(again, buf, n) != 0) {
+	if (n > 0 && memcmp(again, buf, n) != 0) {
 		r = err_set(AICERT_ERR_INVALID, "%s: not in canonical encoding", desc->name);
 		goto out;
 	}

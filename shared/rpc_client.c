@@ -162,7 +162,8 @@ static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, u
 		r = AICERT_ERR_NOMEM;
 		goto out;
 	}
-	memcpy(*reply, nng_msg_body(msg), nng_msg_len(msg));
+	if (nng_msg_len(msg))
+		memcpy(*reply, nng_msg_body(msg), nng_msg_len(msg));
 	*reply_len = nng_msg_len(msg);
 out:
 	if (msg)
@@ -227,7 +228,8 @@ int rpc_client_call_raw(struct rpc_client *c, const char *method, const uint8_t 
 		r = AICERT_ERR_NOMEM;
 		goto out;
 	}
-	memcpy(pl, resp->payload.data, resp->payload.len);
+	if (resp->payload.len)
+		memcpy(pl, resp->payload.data, resp->payload.len);
 	*out_status = resp->status;
 	*out_message = message;
 	*out_payload = pl;
