@@ -20,7 +20,7 @@
 #include "rtlog.h"
 #include "tpm.h"
 
-#define EV_NO_ACTION 0x00000003u
+#define EV_NO_ACTION    0x00000003u
 #define AGENT_MAX_BANKS TPM_MAX_BANKS
 
 struct agent {
@@ -257,8 +257,8 @@ static void agent_extend(Aicert__V1__Agent_Service *svc, const Aicert__V1__Exten
 		r = agent_lock(a, data);
 	if (r == 0) {
 		r = rtlog_extend(a->log, a->tpm, rpc_call_request_id(data), in->pcr,
-				 in->sha256.data, in->event_type, in->content.data,
-				 in->content.len, &out.record_number, value);
+				 in->sha256.data, in->event_type, in->content.data, in->content.len,
+				 &out.record_number, value);
 		agent_unlock(a);
 	}
 	if (r < 0) {
@@ -281,8 +281,8 @@ static int agent_banks(Aicert__V1__PcrBank *const *in, size_t n, struct tpm_bank
 	for (size_t i = 0; i < n; i++) {
 		uint32_t alg = in[i]->hash_alg;
 
-		if (alg != TPM_ALG_SHA1_ID && alg != TPM_ALG_SHA256_ID && alg != TPM_ALG_SHA384_ID &&
-		    alg != TPM_ALG_SHA512_ID)
+		if (alg != TPM_ALG_SHA1_ID && alg != TPM_ALG_SHA256_ID &&
+		    alg != TPM_ALG_SHA384_ID && alg != TPM_ALG_SHA512_ID)
 			return err_set(AICERT_ERR_INVALID, "banks[%zu]: unknown hash 0x%04x", i,
 				       alg);
 		banks[i] = (struct tpm_bank){.hash_alg = (uint16_t)alg};
@@ -364,8 +364,8 @@ static void agent_quote(Aicert__V1__Agent_Service *svc, const Aicert__V1__QuoteR
 			      in->n_banks, &out.attest.data, &out.attest.len, &out.signature.data,
 			      &out.signature.len, vals);
 		if (r == 0)
-			r = tpm_ak_public(a->tpm, &out.ak_public.data, &out.ak_public.len,
-					  &ak_name, &ak_name_len);
+			r = tpm_ak_public(a->tpm, &out.ak_public.data, &out.ak_public.len, &ak_name,
+					  &ak_name_len);
 		agent_unlock(a);
 	}
 	if (r < 0) {

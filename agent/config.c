@@ -112,9 +112,9 @@ static int config_tls(struct yamlx *y, yaml_node_t *map, struct agent_config *cf
 
 int config_load(struct agent_config *cfg, const char *path)
 {
-	static const char *const keys[] = {"tcti",   "state_dir", "local",       "listen",
-					   "tls",    "boot_log",  "ek_alg",      "ak_alg",
-					   "extend_pcrs", "workers", NULL};
+	static const char *const keys[] = {"tcti",        "state_dir", "local",  "listen",
+					   "tls",         "boot_log",  "ek_alg", "ak_alg",
+					   "extend_pcrs", "workers",   NULL};
 	struct yamlx y;
 	yaml_node_t *root, *n;
 	int r;
@@ -155,7 +155,8 @@ static void config_usage(void)
 	       "extends PCRs for local clients only.\n\n"
 	       "  --config FILE        YAML configuration (flags override it)\n"
 	       "  --tcti STR           TPM connection (default " AGENT_DEFAULT_TCTI ")\n"
-	       "  --state-dir DIR      AK blobs and runtime event log (default " AGENT_DEFAULT_STATE_DIR ")\n"
+	       "  --state-dir DIR      AK blobs and runtime event log (default " AGENT_DEFAULT_STATE_DIR
+	       ")\n"
 	       "  --local ipc://PATH   local socket, the only one serving Extend\n"
 	       "                       (default " AGENT_DEFAULT_LOCAL ")\n"
 	       "  --listen tls+tcp://HOST:PORT  network listener, mutual TLS\n"

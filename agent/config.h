@@ -23,7 +23,7 @@ struct agent_config {
 	char *tls_cert;
 	char *tls_key;
 	char *tls_ca;
-	char *boot_log;   /* the firmware event log to serve, "" for none */
+	char *boot_log; /* the firmware event log to serve, "" for none */
 	enum tpm_keyalg ek_alg;
 	enum tpm_keyalg ak_alg;
 	uint32_t extend_pcrs; /* bit i: PCR i may be extended */

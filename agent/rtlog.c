@@ -10,7 +10,7 @@
 #include "rtlog.h"
 #include "tpm.h"
 
-#define RTLOG_VERSION 1
+#define RTLOG_VERSION  1
 #define RTLOG_MAX_FILE (CEL_MAX_LOG_BYTES + 16u * CEL_MAX_RECORDS + 4096u)
 
 struct rtlog {
@@ -244,8 +244,7 @@ size_t rtlog_count(const struct rtlog *l)
 }
 
 /* Answers a resent Extend from the log: record number and PCR value then. */
-static int rtlog_find(struct rtlog *l, uint64_t request_id, uint64_t *recnum,
-		      uint8_t new_value[32])
+static int rtlog_find(struct rtlog *l, uint64_t request_id, uint64_t *recnum, uint8_t new_value[32])
 {
 	uint8_t pcrs[24][32];
 	uint32_t touched;
@@ -316,8 +315,7 @@ int rtlog_extend(struct rtlog *l, struct tpm *t, uint64_t request_id, uint32_t p
 	return 0;
 }
 
-int rtlog_encode(struct rtlog *l, struct tpm *t, uint8_t **buf, size_t *len,
-		 uint32_t *reset_count)
+int rtlog_encode(struct rtlog *l, struct tpm *t, uint8_t **buf, size_t *len, uint32_t *reset_count)
 {
 	int r;
 

@@ -33,8 +33,7 @@ int rtlog_extend(struct rtlog *l, struct tpm *t, uint64_t request_id, uint32_t p
 
 /* The log as CEL-TLV (malloc'd) and the reset count it belongs to. Starts a
  * new log first if the TPM was reset since the last call. */
-int rtlog_encode(struct rtlog *l, struct tpm *t, uint8_t **buf, size_t *len,
-		 uint32_t *reset_count);
+int rtlog_encode(struct rtlog *l, struct tpm *t, uint8_t **buf, size_t *len, uint32_t *reset_count);
 
 size_t rtlog_count(const struct rtlog *l);
 

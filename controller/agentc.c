@@ -27,7 +27,8 @@ int agentc_opt(struct agentc_opts *o, int opt, const char *arg)
 		errno = 0;
 		v = strtoul(arg, &end, 10);
 		if (errno || *end || v == 0 || v > RPC_MAX_DEADLINE_MS)
-			return err_set(AICERT_ERR_INVALID, "--timeout: expected 1 to %u ms, not '%s'",
+			return err_set(AICERT_ERR_INVALID,
+				       "--timeout: expected 1 to %u ms, not '%s'",
 				       RPC_MAX_DEADLINE_MS, arg);
 		o->timeout_ms = (uint32_t)v;
 		return 1;

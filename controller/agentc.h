@@ -25,16 +25,18 @@ struct agentc_opts {
 #define AGENTC_OPT_BASE 1000
 #define AGENTC_LONG_OPTIONS                                                                        \
 	{"agent", required_argument, NULL, AGENTC_OPT_BASE + 0},                                   \
-	{"tls-cert", required_argument, NULL, AGENTC_OPT_BASE + 1},                                \
-	{"tls-key", required_argument, NULL, AGENTC_OPT_BASE + 2},                                 \
-	{"tls-ca", required_argument, NULL, AGENTC_OPT_BASE + 3},                                  \
-	{"timeout", required_argument, NULL, AGENTC_OPT_BASE + 4}
+		{"tls-cert", required_argument, NULL, AGENTC_OPT_BASE + 1},                        \
+		{"tls-key", required_argument, NULL, AGENTC_OPT_BASE + 2},                         \
+		{"tls-ca", required_argument, NULL, AGENTC_OPT_BASE + 3},                          \
+	{                                                                                          \
+		"timeout", required_argument, NULL, AGENTC_OPT_BASE + 4                            \
+	}
 
 #define AGENTC_USAGE                                                                               \
 	"  --agent URL          the agent: ipc://PATH or tls+tcp://HOST:PORT\n"                    \
 	"  --tls-cert FILE      client certificate for tls+tcp:// (PEM)\n"                         \
 	"  --tls-key FILE       its private key (PEM)\n"                                           \
-	"  --tls-ca FILE        CA the agent's certificate must chain to\n"                         \
+	"  --tls-ca FILE        CA the agent's certificate must chain to\n"                        \
 	"  --timeout MS         per-call deadline (default 30000)\n"
 
 /* Applies one option; returns 1 if opt was one of ours, 0 if not, or an

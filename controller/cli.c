@@ -13,8 +13,9 @@ static const struct cli_command cli_commands[] = {
 
 static void cli_usage(FILE *f)
 {
-	fprintf(f, "Usage: aicert COMMAND [OPTIONS]\n\nTPM-attested provenance for AI training runs.\n\n"
-		   "Commands:\n");
+	fprintf(f,
+		"Usage: aicert COMMAND [OPTIONS]\n\nTPM-attested provenance for AI training runs.\n\n"
+		"Commands:\n");
 	for (size_t i = 0; i < CLI_NCOMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
 	fprintf(f, "\nRun 'aicert COMMAND --help' for a command's options.\n");

@@ -5,9 +5,9 @@
 
 /* Exit codes: the verifier's meaning, used by every subcommand. */
 enum {
-	CLI_EXIT_OK = 0,       /* done / verified */
-	CLI_EXIT_FAILED = 1,   /* the operation failed / the proof was rejected */
-	CLI_EXIT_USAGE = 2,    /* bad usage or unusable input */
+	CLI_EXIT_OK = 0,     /* done / verified */
+	CLI_EXIT_FAILED = 1, /* the operation failed / the proof was rejected */
+	CLI_EXIT_USAGE = 2,  /* bad usage or unusable input */
 };
 
 struct cli_command {

@@ -147,7 +147,8 @@ static int agent_identity_run(struct rpc_client *c, const struct agent_args *arg
 		r = err_wrap(r, "the agent's AK public area");
 		goto out;
 	}
-	printf("ek: %s\nak: %s\n", id->ek_alg == 1 ? "rsa" : "ecc", id->ak_alg == 1 ? "rsa" : "ecc");
+	printf("ek: %s\nak: %s\n", id->ek_alg == 1 ? "rsa" : "ecc",
+	       id->ak_alg == 1 ? "rsa" : "ecc");
 	agent_print_hex("ak name: ", id->ak_name.data, id->ak_name.len);
 	for (size_t i = 0; i < id->n_ek_certs; i++)
 		printf("ek certificate: nv 0x%08x, %zu bytes\n", id->ek_certs[i]->nv_index,
@@ -261,7 +262,8 @@ static int agent_quote_request(const struct agent_args *args, uint8_t *nonce, si
 	int r;
 
 	if (!args->nonce_hex || !args->pcrs || !args->out_dir)
-		return err_set(AICERT_ERR_INVALID, "quote needs --nonce HEX, --pcrs LIST and --out DIR");
+		return err_set(AICERT_ERR_INVALID,
+			       "quote needs --nonce HEX, --pcrs LIST and --out DIR");
 	r = hex_decode(args->nonce_hex, nonce, 64, nonce_len);
 	if (r < 0)
 		return err_wrap(r, "--nonce");
@@ -373,9 +375,8 @@ static const struct {
 	const char *name;
 	int (*run)(struct rpc_client *c, const struct agent_args *args);
 } agent_subcommands[] = {
-	{"health", agent_health_run},     {"identity", agent_identity_run},
-	{"pcrs", agent_pcrs_run},         {"quote", agent_quote_run},
-	{"eventlog", agent_eventlog_run},
+	{"health", agent_health_run}, {"identity", agent_identity_run}, {"pcrs", agent_pcrs_run},
+	{"quote", agent_quote_run},   {"eventlog", agent_eventlog_run},
 };
 
 static int agent_parse(int argc, char **argv, struct agent_args *args)

@@ -13,23 +13,23 @@
 
 enum {
 	AICERT_OK = 0,
-	AICERT_ERR_NOMEM = -1,       /* out of memory */
-	AICERT_ERR_INVALID = -2,     /* malformed or out-of-range input */
-	AICERT_ERR_IO = -3,          /* a file or socket operation failed */
-	AICERT_ERR_TPM = -4,         /* the TPM returned an error */
-	AICERT_ERR_TRANSPORT = -5,   /* the RPC transport failed */
-	AICERT_ERR_TIMEOUT = -6,     /* a deadline passed */
-	AICERT_ERR_PERMISSION = -7,  /* not allowed from this caller or socket */
-	AICERT_ERR_NOT_FOUND = -8,   /* no such file, method, index or key */
-	AICERT_ERR_TOO_BIG = -9,     /* a size or count over its bound */
+	AICERT_ERR_NOMEM = -1,        /* out of memory */
+	AICERT_ERR_INVALID = -2,      /* malformed or out-of-range input */
+	AICERT_ERR_IO = -3,           /* a file or socket operation failed */
+	AICERT_ERR_TPM = -4,          /* the TPM returned an error */
+	AICERT_ERR_TRANSPORT = -5,    /* the RPC transport failed */
+	AICERT_ERR_TIMEOUT = -6,      /* a deadline passed */
+	AICERT_ERR_PERMISSION = -7,   /* not allowed from this caller or socket */
+	AICERT_ERR_NOT_FOUND = -8,    /* no such file, method, index or key */
+	AICERT_ERR_TOO_BIG = -9,      /* a size or count over its bound */
 	AICERT_ERR_UNSUPPORTED = -10, /* valid but not implemented */
-	AICERT_ERR_CRYPTO = -11,     /* a cryptographic operation failed */
-	AICERT_ERR_REJECTED = -12,   /* verification ran and said no */
-	AICERT_ERR_STATE = -13,      /* inconsistent state, e.g. a log that no longer replays */
-	AICERT_ERR_EXISTS = -14,     /* already exists */
+	AICERT_ERR_CRYPTO = -11,      /* a cryptographic operation failed */
+	AICERT_ERR_REJECTED = -12,    /* verification ran and said no */
+	AICERT_ERR_STATE = -13,       /* inconsistent state, e.g. a log that no longer replays */
+	AICERT_ERR_EXISTS = -14,      /* already exists */
 	AICERT_ERR_UNAVAILABLE = -15, /* a peer or device is not reachable */
-	AICERT_ERR_INTERNAL = -16,   /* a bug, or a peer's internal error */
-	AICERT_ERR_CANCELLED = -17,  /* interrupted */
+	AICERT_ERR_INTERNAL = -16,    /* a bug, or a peer's internal error */
+	AICERT_ERR_CANCELLED = -17,   /* interrupted */
 	AICERT_ERR_UNAUTHENTICATED = -18, /* the peer's identity could not be established */
 };
 

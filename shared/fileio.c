@@ -48,7 +48,8 @@ int fileio_read_all(const char *path, size_t max, uint8_t **buf, size_t *len)
 			uint8_t *p;
 
 			if (ncap == cap) {
-				r = err_set(AICERT_ERR_TOO_BIG, "%s: more than %zu bytes", path, max);
+				r = err_set(AICERT_ERR_TOO_BIG, "%s: more than %zu bytes", path,
+					    max);
 				goto out;
 			}
 			p = realloc(data, ncap);
@@ -110,7 +111,8 @@ static int fileio_fsync_dir(const char *path)
 		return AICERT_ERR_NOMEM;
 	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
-		r = err_set(AICERT_ERR_IO, "fsync of the directory of %s: %s", path, strerror(errno));
+		r = err_set(AICERT_ERR_IO, "fsync of the directory of %s: %s", path,
+			    strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	free(copy);

@@ -42,8 +42,8 @@ int hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *out_len)
 	if (n % 2 != 0)
 		return err_set(AICERT_ERR_INVALID, "hex string has odd length %zu", n);
 	if (n / 2 > cap)
-		return err_set(AICERT_ERR_TOO_BIG, "hex string decodes to %zu bytes, at most %zu allowed",
-			       n / 2, cap);
+		return err_set(AICERT_ERR_TOO_BIG,
+			       "hex string decodes to %zu bytes, at most %zu allowed", n / 2, cap);
 	for (size_t i = 0; i < n; i += 2) {
 		int hi = hex_nibble(hex[i]);
 		int lo = hex_nibble(hex[i + 1]);

@@ -27,13 +27,15 @@ static bool rpc_has_unknown_fields(const ProtobufCMessage *m)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)(base + f->quantifier_offset);
-			ProtobufCMessage *const *v = *(ProtobufCMessage *const *const *)(base + f->offset);
+			ProtobufCMessage *const *v =
+				*(ProtobufCMessage *const *const *)(base + f->offset);
 
 			for (size_t j = 0; j < n; j++)
 				if (rpc_has_unknown_fields(v[j]))
 					return true;
 		} else {
-			const ProtobufCMessage *sub = *(const ProtobufCMessage *const *)(base + f->offset);
+			const ProtobufCMessage *sub =
+				*(const ProtobufCMessage *const *)(base + f->offset);
 
 			if (sub && rpc_has_unknown_fields(sub))
 				return true;
@@ -105,7 +107,7 @@ int rpc_pack(const ProtobufCMessage *msg, uint8_t **buf, size_t *len)
 
 /* Splits "aicert.v1.Agent/Quote" into the method descriptor of svc. */
 const ProtobufCMethodDescriptor *rpc_method_lookup(const ProtobufCServiceDescriptor *svc,
-						  const char *full, unsigned *index)
+						   const char *full, unsigned *index)
 {
 	size_t svc_len = strlen(svc->name);
 	const ProtobufCMethodDescriptor *m;

@@ -30,9 +30,9 @@
  * connection before any of it is parsed. */
 #define RPC_HARD_MAX_BYTES (4u << 20)
 /* Largest reply a client accepts by default (event logs can be large). */
-#define RPC_MAX_REPLY_BYTES (16u << 20)
+#define RPC_MAX_REPLY_BYTES     (16u << 20)
 #define RPC_DEFAULT_DEADLINE_MS 30000u
-#define RPC_MAX_DEADLINE_MS 600000u
+#define RPC_MAX_DEADLINE_MS     600000u
 
 struct rpc_tls {
 	const char *cert_file; /* PEM certificate of this side */
@@ -66,8 +66,8 @@ int rpc_server_set_flags(struct rpc_server *s, const char *method, unsigned flag
  * local marks a trusted local socket and requires an ipc:// or inproc:// URL.
  * tls+tcp:// requires tls with all three files, and the peer must present a
  * certificate chaining to tls->ca_file. */
-int rpc_server_listen(struct rpc_server *s, const char *url, const struct rpc_tls *tls,
-		      bool local, unsigned workers);
+int rpc_server_listen(struct rpc_server *s, const char *url, const struct rpc_tls *tls, bool local,
+		      unsigned workers);
 
 /* Closes every listener, waits for calls in progress, frees s. NULL-safe. */
 void rpc_server_free(struct rpc_server *s);
@@ -116,7 +116,10 @@ struct rpc_reply {
 	int err;
 };
 
-#define RPC_REPLY_INIT {NULL, RPC_UNKNOWN, AICERT_ERR_INTERNAL}
+#define RPC_REPLY_INIT                                                                             \
+	{                                                                                          \
+		NULL, RPC_UNKNOWN, AICERT_ERR_INTERNAL                                             \
+	}
 
 void rpc_reply_capture(const ProtobufCMessage *msg, void *closure_data);
 

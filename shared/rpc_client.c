@@ -29,8 +29,8 @@ static void rpc_client_invoke(ProtobufCService *service, unsigned index,
 static int rpc_client_setup(struct rpc_client *c, const char *url,
 			    const struct rpc_client_opts *opts)
 {
-	size_t max_reply = opts && opts->max_reply_bytes ? opts->max_reply_bytes
-							 : RPC_MAX_REPLY_BYTES;
+	size_t max_reply =
+		opts && opts->max_reply_bytes ? opts->max_reply_bytes : RPC_MAX_REPLY_BYTES;
 	nng_dialer d;
 	int rv, r;
 
@@ -151,9 +151,10 @@ static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, u
 	nng_aio_wait(aio);
 	rv = nng_aio_result(aio);
 	if (rv != 0) {
-		r = rv == NNG_ETIMEDOUT ? err_set(AICERT_ERR_TIMEOUT, "no reply from %s within %u ms",
-						  c->url, c->timeout_ms)
-					: rpc_nng_err(rv, "receive from", c->url);
+		r = rv == NNG_ETIMEDOUT
+			    ? err_set(AICERT_ERR_TIMEOUT, "no reply from %s within %u ms", c->url,
+				      c->timeout_ms)
+			    : rpc_nng_err(rv, "receive from", c->url);
 		goto out;
 	}
 	msg = nng_aio_get_msg(aio);

@@ -16,7 +16,7 @@ struct rpc_tls;
 
 int rpc_pack(const ProtobufCMessage *msg, uint8_t **buf, size_t *len);
 const ProtobufCMethodDescriptor *rpc_method_lookup(const ProtobufCServiceDescriptor *svc,
-						  const char *full, unsigned *index);
+						   const char *full, unsigned *index);
 /* Checks the scheme against local and tls; see rpc_server_listen(). */
 int rpc_url_check(const char *url, bool local, const struct rpc_tls *tls);
 /* The one translation of nng's error numbers. */

@@ -213,7 +213,8 @@ static int rpc_dedupe_begin(struct rpc_server *s, const struct rpc_call *call, u
 		int64_t left = rpc_call_remaining_ms(call);
 
 		if (left <= 0) {
-			r = err_set(AICERT_ERR_TIMEOUT, "the first copy of this request is still running");
+			r = err_set(AICERT_ERR_TIMEOUT,
+				    "the first copy of this request is still running");
 			goto out;
 		}
 		rpc_wait_done(s, left);
@@ -293,10 +294,10 @@ static void rpc_invoke(struct rpc_server *s, struct rpc_call *call, unsigned ind
 
 	r = rpc_unpack_strict(m->input, req->payload.data, req->payload.len, &input);
 	if (r < 0) {
-		rpc_call_fail(call, r == AICERT_ERR_TOO_BIG ? RPC_RESOURCE_EXHAUSTED
-							    : RPC_INVALID_ARGUMENT,
-			      "%s: payload is not a valid %s: %s", m->name, m->input->name,
-			      err_msg(r));
+		rpc_call_fail(
+			call,
+			r == AICERT_ERR_TOO_BIG ? RPC_RESOURCE_EXHAUSTED : RPC_INVALID_ARGUMENT,
+			"%s: payload is not a valid %s: %s", m->name, m->input->name, err_msg(r));
 		return;
 	}
 	if (!rpc_handler_present(s->service, index)) {
@@ -349,8 +350,9 @@ static int rpc_server_handle(struct rpc_listener *l, const uint8_t *buf, size_t 
 							   ? req->deadline_ms
 							   : RPC_MAX_DEADLINE_MS);
 	if (len > RPC_MAX_REQUEST_BYTES) {
-		rpc_call_fail(&call, RPC_RESOURCE_EXHAUSTED, "request of %zu bytes, at most %u allowed",
-			      len, RPC_MAX_REQUEST_BYTES);
+		rpc_call_fail(&call, RPC_RESOURCE_EXHAUSTED,
+			      "request of %zu bytes, at most %u allowed", len,
+			      RPC_MAX_REQUEST_BYTES);
 		goto reply;
 	}
 	call.method = rpc_method_lookup(s->service->descriptor, req->method, &index);
@@ -504,8 +506,8 @@ static int rpc_listener_open(struct rpc_listener *l, const char *url, const stru
 	return 0;
 }
 
-int rpc_server_listen(struct rpc_server *s, const char *url, const struct rpc_tls *tls,
-		      bool local, unsigned workers)
+int rpc_server_listen(struct rpc_server *s, const char *url, const struct rpc_tls *tls, bool local,
+		      unsigned workers)
 {
 	struct rpc_listener *l = NULL, **grown;
 	int r;

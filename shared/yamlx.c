@@ -43,15 +43,17 @@ static int yamlx_prescan(const char *name, const uint8_t *buf, size_t len)
 			break;
 		case YAML_SCALAR_EVENT:
 			if (ev.data.scalar.anchor)
-				r = err_set(AICERT_ERR_INVALID, "%s:%zu:%zu: anchors are not allowed",
-					    name, m->line + 1, m->column + 1);
+				r = err_set(AICERT_ERR_INVALID,
+					    "%s:%zu:%zu: anchors are not allowed", name,
+					    m->line + 1, m->column + 1);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			if ((ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-								   : ev.data.mapping_start.anchor))
-				r = err_set(AICERT_ERR_INVALID, "%s:%zu:%zu: anchors are not allowed",
-					    name, m->line + 1, m->column + 1);
+								  : ev.data.mapping_start.anchor))
+				r = err_set(AICERT_ERR_INVALID,
+					    "%s:%zu:%zu: anchors are not allowed", name,
+					    m->line + 1, m->column + 1);
 			else if (++depth > YAMLX_MAX_DEPTH)
 				r = err_set(AICERT_ERR_TOO_BIG, "%s:%zu:%zu: nested deeper than %d",
 					    name, m->line + 1, m->column + 1, YAMLX_MAX_DEPTH);
@@ -173,7 +175,8 @@ int yamlx_check_map(struct yamlx *y, const yaml_node_t *n, const char *const *al
 	if (n->type != YAML_MAPPING_NODE)
 		return yamlx_err(y, n, AICERT_ERR_INVALID, "expected a mapping");
 	yamlx_join(allowed, expected, sizeof(expected));
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
 		yaml_node_t *k = yaml_document_get_node(&y->doc, p->key);
 		const char *key = yamlx_scalar(k);
 		bool known = false;
@@ -197,7 +200,8 @@ yaml_node_t *yamlx_get(struct yamlx *y, const yaml_node_t *n, const char *key)
 {
 	if (n->type != YAML_MAPPING_NODE)
 		return NULL;
-	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
+	     p++) {
 		const char *k = yamlx_scalar(yaml_document_get_node(&y->doc, p->key));
 
 		if (k && strcmp(k, key) == 0)
@@ -250,8 +254,8 @@ int yamlx_bool(struct yamlx *y, const yaml_node_t *n, const char *key, bool *out
 	return yamlx_err(y, n, AICERT_ERR_INVALID, "%s: expected true or false", key);
 }
 
-int yamlx_enum(struct yamlx *y, const yaml_node_t *n, const char *key,
-	       const char *const *choices, unsigned *out)
+int yamlx_enum(struct yamlx *y, const yaml_node_t *n, const char *key, const char *const *choices,
+	       unsigned *out)
 {
 	const char *s = yamlx_scalar(n);
 	char expected[256];

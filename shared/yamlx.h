@@ -50,8 +50,8 @@ int yamlx_u32(struct yamlx *y, const yaml_node_t *n, const char *key, uint32_t m
 	      uint32_t *out);
 int yamlx_bool(struct yamlx *y, const yaml_node_t *n, const char *key, bool *out);
 /* One of the strings in choices (NULL terminated); *out is its index. */
-int yamlx_enum(struct yamlx *y, const yaml_node_t *n, const char *key,
-	       const char *const *choices, unsigned *out);
+int yamlx_enum(struct yamlx *y, const yaml_node_t *n, const char *key, const char *const *choices,
+	       unsigned *out);
 
 /* Requires a sequence; *count items, item i via yamlx_item(). */
 int yamlx_seq(struct yamlx *y, const yaml_node_t *n, const char *key, size_t *count);

@@ -42,10 +42,10 @@ static void f_quote(Aicert__V1__Agent_Service *svc, const Aicert__V1__QuoteReque
 	closure(&out, data);
 }
 
-#define f_identity NULL
+#define f_identity            NULL
 #define f_activate_credential NULL
-#define f_read_pcrs NULL
-#define f_event_log NULL
+#define f_read_pcrs           NULL
+#define f_event_log           NULL
 
 static Aicert__V1__Agent_Service fuzz_service = AICERT__V1__AGENT__INIT(f_);
 static struct rpc_server *fuzz_server;

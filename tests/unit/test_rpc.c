@@ -61,14 +61,14 @@ static void t_quote(Aicert__V1__Agent_Service *svc, const Aicert__V1__QuoteReque
 
 /* A handler that forgets to reply. */
 static void t_read_pcrs(Aicert__V1__Agent_Service *svc, const Aicert__V1__ReadPcrsRequest *in,
-		   Aicert__V1__ReadPcrsReply_Closure closure, void *data)
+			Aicert__V1__ReadPcrsReply_Closure closure, void *data)
 {
 }
 
 /* The generated INIT macro names every handler by prefix; these stay NULL. */
-#define t_identity NULL
+#define t_identity            NULL
 #define t_activate_credential NULL
-#define t_event_log NULL
+#define t_event_log           NULL
 
 static Aicert__V1__Agent_Service test_service = AICERT__V1__AGENT__INIT(t_);
 
@@ -88,12 +88,13 @@ static int setup(void **state)
 	snprintf(lurl, sizeof(lurl), "inproc://rpc-local-%d", n);
 	snprintf(rurl, sizeof(rurl), "inproc://rpc-remote-%d", n++);
 	assert_int_equal(rpc_server_new(&test_service.base, &f->srv), 0);
-	assert_int_equal(rpc_server_set_flags(f->srv, "Extend",
-					      RPC_METHOD_LOCAL_ONLY | RPC_METHOD_MUTATING),
-			 0);
+	assert_int_equal(
+		rpc_server_set_flags(f->srv, "Extend", RPC_METHOD_LOCAL_ONLY | RPC_METHOD_MUTATING),
+		0);
 	assert_int_equal(rpc_server_listen(f->srv, lurl, NULL, true, 4), 0);
 	assert_int_equal(rpc_server_listen(f->srv, rurl, NULL, false, 4), 0);
-	assert_int_equal(rpc_client_dial(lurl, &aicert__v1__agent__descriptor, &opts, &f->local), 0);
+	assert_int_equal(rpc_client_dial(lurl, &aicert__v1__agent__descriptor, &opts, &f->local),
+			 0);
 	assert_int_equal(rpc_client_dial(rurl, &aicert__v1__agent__descriptor, &opts, &f->remote),
 			 0);
 	extend_runs = 0;
@@ -143,7 +144,8 @@ static uint32_t raw_status(struct rpc_client *c, const char *method, const uint8
 	char *msg = NULL;
 
 	int rr = rpc_client_call_raw(c, method, p, n, id, &status, &msg, &pl, &pl_len);
-	if (rr) print_message("%s\n", err_msg(rr));
+	if (rr)
+		print_message("%s\n", err_msg(rr));
 	assert_int_equal(rr, 0);
 	free(pl);
 	if (msg_out)
@@ -176,9 +178,9 @@ static void rpc_wrong_payload_is_invalid_argument(void **state)
 	const uint8_t unknown_field[] = {0x78, 0x01}; /* field 15, varint 1 */
 	const uint8_t dup_field[] = {0x08, 0x01, 0x08, 0x02};
 
-	assert_int_equal(raw_status(f->local, "aicert.v1.Agent/Extend", garbage, sizeof(garbage), 0,
-				    NULL),
-			 RPC_INVALID_ARGUMENT);
+	assert_int_equal(
+		raw_status(f->local, "aicert.v1.Agent/Extend", garbage, sizeof(garbage), 0, NULL),
+		RPC_INVALID_ARGUMENT);
 	assert_int_equal(raw_status(f->local, "aicert.v1.Agent/Extend", unknown_field,
 				    sizeof(unknown_field), 0, NULL),
 			 RPC_INVALID_ARGUMENT);
@@ -195,7 +197,8 @@ static void rpc_garbage_envelope_gets_invalid_argument(void **state)
 	size_t len;
 	Aicert__V1__Response *resp;
 
-	assert_int_equal(rpc_client_send_bytes(f->remote, garbage, sizeof(garbage), &reply, &len), 0);
+	assert_int_equal(rpc_client_send_bytes(f->remote, garbage, sizeof(garbage), &reply, &len),
+			 0);
 	resp = aicert__v1__response__unpack(NULL, len, reply);
 	assert_non_null(resp);
 	assert_int_equal(resp->status, RPC_INVALID_ARGUMENT);
