@@ -1,6 +1,7 @@
 /* aicert-agent: the in-VM daemon that owns the TPM. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -16,6 +17,9 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int r, sig = 0;
 
+	/* ESAPI prints its own error lines to stderr; ours carry the detail
+	 * (Tss2_RC_Decode) once, where handled. */
+	setenv("TSS2_LOG", "all+NONE", 0);
 	log_setup("aicert-agent", LOG_STYLE_DAEMON, LOG_INFO);
 	/* Handle SIGTERM and SIGINT by sigwait in this thread only: block them
 	 * before any worker thread starts, so that every thread inherits it. */
