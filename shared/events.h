@@ -32,8 +32,8 @@
 #define AICERT_PCR_OUTPUTS 8
 
 #define EVENTS_MAX_JOB_ID 128
-#define EVENTS_MAX_NAME   256
-#define EVENTS_MAX_PATH   4096
+#define EVENTS_MAX_NAME   128
+#define EVENTS_MAX_PATH   1024
 #define EVENTS_MAX_NONCE  32
 
 enum events_kind {

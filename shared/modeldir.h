@@ -1,0 +1,27 @@
+/* The files of a model directory: every regular file under a directory, by
+ * relative path in byte order, with its size and SHA-256, read in streaming
+ * fashion with constant memory. */
+#ifndef AICERT_MODELDIR_H
+#define AICERT_MODELDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODELDIR_MAX_FILES 100000
+#define MODELDIR_MAX_DEPTH 32
+
+struct modeldir_file {
+	char *path; /* relative, '/'-separated */
+	uint64_t size;
+	uint8_t sha256[32];
+};
+
+/* Scans dir. Symbolic links, devices and other special files are errors
+ * (a model is regular files), as are more than MODELDIR_MAX_FILES files. */
+int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n);
+void modeldir_free(struct modeldir_file *files, size_t n);
+
+/* SHA-256 and size of one open file, streamed. */
+int modeldir_hash_fd(int fd, const char *name, uint8_t sha256[32], uint64_t *size);
+
+#endif
