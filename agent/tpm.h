@@ -40,7 +40,9 @@ struct tpm_opts {
 	 * (ak.pub, ak.priv, written atomically). Must exist. */
 	const char *state_dir;
 	/* Which EK the AK is created under: RSA (default; persistent handle
-	 * 0x81010001 if present, else the TCG default template L-1) or ECC. */
+	 * 0x81010001 if present, else the TCG default template L-1) or ECC
+	 * (persistent 0x81010002, else 0x81010016 where swtpm_setup puts its
+	 * P-384 EK, else template L-2, P-256). */
 	enum tpm_keyalg ek_alg;
 	/* Algorithm of a newly created AK: ECC P-256 with ECDSA/SHA-256
 	 * (default) or RSA-2048 with RSASSA/SHA-256. An AK already in state_dir
