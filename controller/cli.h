@@ -22,5 +22,10 @@ int cli_main(int argc, char **argv);
 int cli_fail(int r);
 
 int cmd_agent(int argc, char **argv);
+int cmd_ca(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_policy(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_show(int argc, char **argv);
 
 #endif

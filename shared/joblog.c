@@ -1,6 +1,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
 #include "err.h"
 #include "joblog.h"
 
@@ -46,6 +49,17 @@ int joblog_decode(const struct cel_log *rt, struct joblog *jl)
 	for (size_t i = 0; i < rt->n; i++) {
 		const struct cel_record *rec = &rt->recs[i];
 
+		uint8_t digest[32];
+
+		/* The record's digest is what was extended; the data must be
+		 * what was hashed, or the data could say anything. */
+		SHA256(rec->data, rec->data_len, digest);
+		if (CRYPTO_memcmp(digest, rec->sha256, 32) != 0)
+			return err_set(
+				AICERT_ERR_REJECTED,
+				"runtime record %zu: its data is not what was extended (SHA-256 "
+				"differs)",
+				i);
 		r = events_decode(rec->event_type, rec->pcr, rec->data, rec->data_len,
 				  &jl->events[i]);
 		if (r < 0)
