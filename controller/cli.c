@@ -9,6 +9,7 @@ static const struct cli_command cli_commands[] = {
 	{"agent", "talk to an aicert-agent: identity, pcrs, quote, eventlog, health", cmd_agent},
 	{"ca", "the attestation CA: init, runner (an enrolled AK's certificate)", cmd_ca},
 	{"enroll", "check a runner's TPM identity and issue its AK certificate", cmd_enroll},
+	{"attest", "make a proof of a runner's platform (no job)", cmd_attest},
 	{"policy", "write a starting verification policy", cmd_policy},
 	{"verify", "verify a proof offline against a policy", cmd_verify},
 	{"show", "print a readable summary of a proof (no verification)", cmd_show},

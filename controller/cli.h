@@ -24,6 +24,7 @@ int cli_fail(int r);
 int cmd_agent(int argc, char **argv);
 int cmd_ca(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
+int cmd_attest(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_show(int argc, char **argv);

@@ -14,14 +14,18 @@
 
 static void policy_usage(FILE *f)
 {
-	fprintf(f, "Usage: aicert policy init --ek-roots PEM [--ek-roots PEM...] --ak-ca PEM\n"
-		   "                          [--ak-ca PEM...] [--allow-development] --out FILE\n\n"
-		   "Writes a starting verification policy with the given certificates inline.\n");
+	fprintf(f,
+		"Usage: aicert policy init --ek-roots PEM [--ek-roots PEM...]\n"
+		"                          [--ek-intermediates PEM...] --ak-ca PEM [--ak-ca PEM...]\n"
+		"                          [--allow-development] --out FILE\n\n"
+		"Writes a starting verification policy with the given certificates inline.\n");
 }
 
 struct policy_args {
 	const char *ek[POLICY_MAX_FILES];
 	size_t n_ek;
+	const char *inter[POLICY_MAX_FILES];
+	size_t n_inter;
 	const char *ak[POLICY_MAX_FILES];
 	size_t n_ak;
 	bool allow_dev;
@@ -41,6 +45,7 @@ static int policy_parse_args(int argc, char **argv, struct policy_args *a)
 {
 	static const struct option opts[] = {
 		{"ek-roots", required_argument, NULL, 'e'},
+		{"ek-intermediates", required_argument, NULL, 'i'},
 		{"ak-ca", required_argument, NULL, 'a'},
 		{"allow-development", no_argument, NULL, 'd'},
 		{"out", required_argument, NULL, 'o'},
@@ -53,6 +58,8 @@ static int policy_parse_args(int argc, char **argv, struct policy_args *a)
 	while (r == 0 && (opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (opt == 'e')
 			r = policy_add(a->ek, &a->n_ek, "ek-roots", optarg);
+		else if (opt == 'i')
+			r = policy_add(a->inter, &a->n_inter, "ek-intermediates", optarg);
 		else if (opt == 'a')
 			r = policy_add(a->ak, &a->n_ak, "ak-ca", optarg);
 		else if (opt == 'd')
@@ -86,8 +93,12 @@ int cmd_policy(int argc, char **argv)
 	r = policy_parse_args(argc - 1, argv + 1, &a);
 	if (r == 1)
 		return CLI_EXIT_OK;
-	if (r == 0)
-		r = policy_init_yaml(a.ek, a.n_ek, a.ak, a.n_ak, a.allow_dev, &yaml);
+	if (r == 0) {
+		struct policy_init in = {a.ek, a.n_ek, a.inter,    a.n_inter,
+					 a.ak, a.n_ak, a.allow_dev};
+
+		r = policy_init_yaml(&in, &yaml);
+	}
 	/* What we write must load: the same parser as the verifier's. */
 	if (r == 0)
 		r = policy_parse(a.out, (const uint8_t *)yaml, strlen(yaml), &check);

@@ -282,8 +282,7 @@ static int policy_emit_pems(FILE *f, const char *key, const char *const *files, 
 	return 0;
 }
 
-int policy_init_yaml(const char *const *ek_root_files, size_t n_ek, const char *const *ak_ca_files,
-		     size_t n_ak, bool allow_development, char **yaml)
+int policy_init_yaml(const struct policy_init *in, char **yaml)
 {
 	char *text = NULL;
 	size_t size = 0;
@@ -295,10 +294,15 @@ int policy_init_yaml(const char *const *ek_root_files, size_t n_ek, const char *
 	fprintf(f,
 		"# aicert verification policy. See docs/proof-format.md.\nversion: 1\n"
 		"# Roots for EK certificates: the TPM vendors (or cloud, or swtpm CA) you trust.\n");
-	r = policy_emit_pems(f, "ek_roots", ek_root_files, n_ek);
+	r = policy_emit_pems(f, "ek_roots", in->ek_roots, in->n_ek_roots);
+	if (r == 0 && in->n_ek_intermediates) {
+		fprintf(f, "# Intermediate CAs between those roots and EK certificates.\n");
+		r = policy_emit_pems(f, "ek_intermediates", in->ek_intermediates,
+				     in->n_ek_intermediates);
+	}
 	if (r == 0) {
 		fprintf(f, "# Attestation CAs whose AK certificates you accept.\n");
-		r = policy_emit_pems(f, "ak_ca", ak_ca_files, n_ak);
+		r = policy_emit_pems(f, "ak_ca", in->ak_ca, in->n_ak_ca);
 	}
 	if (r == 0)
 		fprintf(f,
@@ -306,7 +310,7 @@ int policy_init_yaml(const char *const *ek_root_files, size_t n_ek, const char *
 			"required_pcrs: [8, 14]\n"
 			"# Accept proofs from runners whose boot is not measured (the local runner).\n"
 			"allow_development: %s\n",
-			allow_development ? "true" : "false");
+			in->allow_development ? "true" : "false");
 	fclose(f);
 	if (r < 0) {
 		free(text);

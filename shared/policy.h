@@ -48,10 +48,19 @@ int policy_load(const char *path, struct policy **ret);
 int policy_parse(const char *name, const uint8_t *buf, size_t len, struct policy **ret);
 void policy_free(struct policy *p);
 
+struct policy_init {
+	const char *const *ek_roots; /* PEM files */
+	size_t n_ek_roots;
+	const char *const *ek_intermediates;
+	size_t n_ek_intermediates;
+	const char *const *ak_ca;
+	size_t n_ak_ca;
+	bool allow_development;
+};
+
 /* A starting policy as YAML text: the given PEM files' certificates inline.
  * *yaml is malloc'd. */
-int policy_init_yaml(const char *const *ek_root_files, size_t n_ek, const char *const *ak_ca_files,
-		     size_t n_ak, bool allow_development, char **yaml);
+int policy_init_yaml(const struct policy_init *in, char **yaml);
 
 /* Reads every certificate in a PEM buffer (at least one) into *out. */
 int policy_pem_certs(const char *what, const uint8_t *pem, size_t len, STACK_OF(X509) * out);

@@ -45,7 +45,7 @@ static const struct {
 	{"quote.magic", verify_quote_magic, "TPM_GENERATED_VALUE"},
 	{"quote.type", verify_quote_type, "TPM_ST_ATTEST_QUOTE"},
 	{"quote.signature", verify_quote_signature, NULL},
-	{"quote.signer", verify_quote_signer, "signed by the certified AK"},
+	{"quote.signer", verify_quote_signer, "the certified AK, a child of this EK, signed it"},
 	{"quote.nonce", verify_quote_nonce, NULL},
 	{"quote.pcrs", verify_quote_pcrs, NULL},
 	{"pcrs.required", verify_pcrs_required, NULL},

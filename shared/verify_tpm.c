@@ -9,6 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include "attest.h"
+#include "ekcert.h"
 #include "err.h"
 #include "events.h"
 #include "hex.h"
@@ -18,18 +19,51 @@
 #include "verify_internal.h"
 #include "x509chain.h"
 
-#define OID_EK_CERTIFICATE "2.23.133.8.1"
 #define OID_AK_CERTIFICATE "2.23.133.8.3"
+
+/* The same rules as enrollment's (ekcert.h): a full chain to a self-signed
+ * root of the policy, with the policy's and the proof's intermediates. */
+static int verify_ek_store(struct vctx *c, struct ekcert_store **ret)
+{
+	const struct proof *p = c->proof;
+	struct ekcert_store *s = NULL;
+	int r;
+
+	r = ekcert_store_new(&s);
+	for (int i = 0; r == 0 && i < sk_X509_num(c->policy->ek_roots); i++)
+		r = ekcert_store_add_root(s, sk_X509_value(c->policy->ek_roots, i));
+	for (int i = 0; r == 0 && i < sk_X509_num(c->policy->ek_intermediates); i++)
+		r = ekcert_store_add_intermediate(s, sk_X509_value(c->policy->ek_intermediates, i));
+	for (size_t i = 1; r == 0 && i < p->n_ek_certs; i++) {
+		X509 *x = NULL;
+
+		r = ekcert_parse_der(p->ek_certs[i].data, p->ek_certs[i].len, &x);
+		if (r == 0)
+			r = ekcert_store_add_intermediate(s, x);
+		X509_free(x);
+	}
+	if (r < 0) {
+		ekcert_store_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
 
 int verify_ek_certificate(struct vctx *c)
 {
 	const struct proof *p = c->proof;
+	struct ekcert_store *s = NULL;
 	int r;
 
-	r = x509chain_verify("EK certificate", p->ek_certs, p->n_ek_certs, c->policy->ek_roots,
-			     c->policy->ek_intermediates, OID_EK_CERTIFICATE, c->now, &c->ek_cert);
+	r = ekcert_parse_der(p->ek_certs[0].data, p->ek_certs[0].len, &c->ek_cert);
+	if (r == 0)
+		r = verify_ek_store(c, &s);
+	if (r == 0)
+		r = ekcert_verify(s, c->ek_cert, c->now);
+	ekcert_store_free(s);
 	if (r < 0)
-		return r;
+		return err_wrap(AICERT_ERR_REJECTED, "evidence.tpm.ek_certificates");
 	return err_set(0, "%s, chains to a trusted EK root", x509chain_subject(c->ek_cert));
 }
 
@@ -117,18 +151,48 @@ int verify_quote_signature(struct vctx *c)
 		       tpmkey_hash_name(attest_signature_hash(&c->sig)));
 }
 
-int verify_quote_signer(struct vctx *c)
+/* QN(object) = nameAlg || H_nameAlg(QN(parent) || Name(object)), where a
+ * hierarchy's QN is its handle (TPM 2.0 Part 1, "Qualified Name"). */
+static int verify_qualify(const TPM2B_NAME *parent_qn, const TPMT_PUBLIC *obj, TPM2B_NAME *qn)
 {
 	TPM2B_NAME name;
+	TPM2B_DIGEST d;
+	uint8_t buf[2 * sizeof(name.name)];
 	int r;
 
-	r = tpmkey_name(&c->ak_pub, &name);
+	r = tpmkey_name(obj, &name);
 	if (r < 0)
 		return r;
-	if (name.size != c->att.qualifiedSigner.size ||
-	    memcmp(name.name, c->att.qualifiedSigner.name, name.size) != 0)
+	memcpy(buf, parent_qn->name, parent_qn->size);
+	memcpy(buf + parent_qn->size, name.name, name.size);
+	r = tpmkey_hash(obj->nameAlg, buf, parent_qn->size + name.size, &d);
+	if (r < 0)
+		return r;
+	qn->name[0] = (uint8_t)(obj->nameAlg >> 8);
+	qn->name[1] = (uint8_t)obj->nameAlg;
+	memcpy(qn->name + 2, d.buffer, d.size);
+	qn->size = (UINT16)(2 + d.size);
+	return 0;
+}
+
+/* The quote names its signer by qualified name: the AK as a child of this
+ * EK in the endorsement hierarchy. */
+int verify_quote_signer(struct vctx *c)
+{
+	TPM2B_NAME hier = {.size = 4, .name = {0x40, 0x00, 0x00, 0x0b}}; /* TPM_RH_ENDORSEMENT */
+	TPM2B_NAME ek_qn, ak_qn;
+	int r;
+
+	r = verify_qualify(&hier, &c->ek_pub, &ek_qn);
+	if (r == 0)
+		r = verify_qualify(&ek_qn, &c->ak_pub, &ak_qn);
+	if (r < 0)
+		return r;
+	if (ak_qn.size != c->att.qualifiedSigner.size ||
+	    memcmp(ak_qn.name, c->att.qualifiedSigner.name, ak_qn.size) != 0)
 		return err_set(AICERT_ERR_REJECTED,
-			       "qualifiedSigner is not the name of evidence.tpm.ak_public");
+			       "qualifiedSigner is not evidence.tpm.ak_public as a child of "
+			       "evidence.tpm.ek_public");
 	return 0;
 }
 
