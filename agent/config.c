@@ -85,7 +85,8 @@ static int config_pcrs(struct yamlx *y, yaml_node_t *map, uint32_t *mask)
 	r = yamlx_seq(y, n, "extend_pcrs", &count);
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		r = yamlx_u32(y, yamlx_item(y, n, i), "extend_pcrs", 8, 23, &pcr);
-		m |= 1u << pcr;
+		if (r == 0)
+			m |= 1u << pcr;
 	}
 	if (r == 0)
 		*mask = m;

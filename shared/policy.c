@@ -98,7 +98,8 @@ static int policy_pcrs(struct yamlx *y, yaml_node_t *root, struct policy *p)
 		p->required_pcrs = 0;
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		r = yamlx_u32(y, yamlx_item(y, n, i), "required_pcrs", 0, 23, &pcr);
-		p->required_pcrs |= 1u << pcr;
+		if (r == 0)
+			p->required_pcrs |= 1u << pcr;
 	}
 	return r;
 }
