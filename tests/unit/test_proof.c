@@ -1,0 +1,174 @@
+/* The proof's building blocks without a TPM: canonical base64, event
+ * contents, the binding and outputs root, the proof parser and the policy
+ * parser. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/sha.h>
+
+#include "b64.h"
+#include "err.h"
+#include "events.h"
+#include "fileio.h"
+#include "policy.h"
+#include "proof.h"
+
+static void b64_round_trips_and_refuses_noncanonical(void **state)
+{
+	static const char *const bad[] = {"QQ", "QQ=", "QR==", "Q===", "QUJD\n", "QU=D", "QUJ*"};
+	const uint8_t data[] = {0, 1, 2, 0xfe, 0xff};
+	uint8_t *out = NULL;
+	size_t n;
+
+	for (size_t len = 0; len <= sizeof(data); len++) {
+		char *s = b64_encode(data, len);
+
+		assert_int_equal(b64_decode(s, strlen(s), 64, &out, &n), 0);
+		assert_int_equal(n, len);
+		assert_memory_equal(out, data, len);
+		free(out);
+		free(s);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_not_equal(b64_decode(bad[i], strlen(bad[i]), 64, &out, &n), 0);
+	assert_int_equal(b64_decode("QUJD", 4, 2, &out, &n), AICERT_ERR_TOO_BIG);
+}
+
+static struct events_event sample_input(void)
+{
+	struct events_event ev = {.kind = EVENTS_INPUT};
+
+	strcpy(ev.u.input.kind, "dataset");
+	strcpy(ev.u.input.name, "train");
+	strcpy(ev.u.input.uri, "file:data/train.jsonl");
+	memset(ev.u.input.sha256, 0xab, 32);
+	ev.u.input.files = 1;
+	ev.u.input.size = 4096;
+	return ev;
+}
+
+static void events_are_canonical_and_strict(void **state)
+{
+	struct events_event ev = sample_input(), back;
+	uint8_t *buf = NULL;
+	size_t len;
+	char text[1024];
+
+	assert_int_equal(events_encode(&ev, &buf, &len), 0);
+	assert_int_equal(events_decode(AICERT_EV_INPUT, 14, buf, len, &back), 0);
+	assert_string_equal(back.u.input.uri, "file:data/train.jsonl");
+	/* Wrong PCR, wrong type, an extra member, a non-canonical form. */
+	assert_int_equal(events_decode(AICERT_EV_INPUT, 8, buf, len, &back), AICERT_ERR_INVALID);
+	assert_int_equal(events_decode(AICERT_EV_OUTPUT, 8, buf, len, &back), AICERT_ERR_INVALID);
+	snprintf(text, sizeof(text), "%.*s,\"x\":1}", (int)len - 1, (char *)buf);
+	assert_int_equal(events_decode(AICERT_EV_INPUT, 14, (uint8_t *)text, strlen(text), &back),
+			 AICERT_ERR_INVALID);
+	snprintf(text, sizeof(text), " %.*s", (int)len, (char *)buf);
+	assert_int_equal(events_decode(AICERT_EV_INPUT, 14, (uint8_t *)text, strlen(text), &back),
+			 AICERT_ERR_INVALID);
+	assert_int_equal(events_decode(0x41490099, 14, buf, len, &back), AICERT_ERR_INVALID);
+	free(buf);
+}
+
+static void binding_and_root_follow_their_definitions(void **state)
+{
+	uint8_t nonce[16] = {1}, got[32], want[32], buf[64], digests[2][32];
+	size_t n = 0;
+
+	assert_int_equal(events_binding("job", nonce, sizeof(nonce), got), 0);
+	memcpy(buf, "aicert/quote/v1", 16); /* with the NUL */
+	n = 16;
+	memcpy(buf + n, "\0\0\0\3job", 7);
+	n += 7;
+	memcpy(buf + n, "\0\0\0\x10", 4);
+	n += 4;
+	memcpy(buf + n, nonce, 16);
+	n += 16;
+	SHA256(buf, n, want);
+	assert_memory_equal(got, want, 32);
+	memset(digests[0], 1, 32);
+	memset(digests[1], 2, 32);
+	assert_int_equal(events_outputs_root((const uint8_t(*)[32])digests, 2, got), 0);
+	SHA256(&digests[0][0], 64, want);
+	assert_memory_equal(got, want, 32);
+}
+
+#define MINIMAL_PROOF \
+	"{\"version\":\"aicert-proof/v1\",\"evidence\":{\"platform\":\"development\"," \
+	"\"job_id\":\"\",\"nonce\":\"00112233445566778899aabbccddeeff\",\"tpm\":{" \
+	"\"ek_public\":\"AA==\",\"ek_certificates\":[\"AA==\"],\"ak_public\":\"AA==\"," \
+	"\"ak_certificates\":[\"AA==\"]},\"quote\":{\"attest\":\"AA==\",\"signature\":\"AA==\"}," \
+	"\"pcrs\":{\"sha256\":{\"14\":\"%s\"}},\"event_logs\":{\"boot\":\"\",\"runtime\":\"\"}}%s}"
+
+static int parse_variant(const char *pcr, const char *tail)
+{
+	char text[2048];
+	struct proof *p = NULL;
+	int r;
+
+	snprintf(text, sizeof(text), MINIMAL_PROOF, pcr, tail);
+	r = proof_parse("t.json", (const uint8_t *)text, strlen(text), &p);
+	proof_free(p);
+	return r;
+}
+
+static void proof_parser_is_strict(void **state)
+{
+	const char *zero = "0000000000000000000000000000000000000000000000000000000000000000";
+	char text[2048];
+	struct proof *p = NULL;
+
+	assert_int_equal(parse_variant(zero, ""), 0);
+	assert_int_equal(parse_variant(zero, ",\"extra\":1"), AICERT_ERR_INVALID);
+	assert_int_equal(parse_variant(zero, ",\"version\":\"aicert-proof/v1\""),
+			 AICERT_ERR_INVALID);
+	assert_int_equal(parse_variant("00", ""), AICERT_ERR_INVALID);
+	snprintf(text, sizeof(text), MINIMAL_PROOF, zero, "");
+	strcat(text, "x");
+	assert_int_equal(proof_parse("t.json", (const uint8_t *)text, strlen(text), &p),
+			 AICERT_ERR_INVALID);
+	/* Truncated anywhere: refused, never a crash. */
+	snprintf(text, sizeof(text), MINIMAL_PROOF, zero, "");
+	for (size_t i = 0; i < strlen(text); i++)
+		assert_int_not_equal(proof_parse("t.json", (const uint8_t *)text, i, &p), 0);
+}
+
+static void policy_errors_name_their_place(void **state)
+{
+	const char *text = "version: 1\nek_roots: []\nak_ca: []\nallow_developmnt: true\n";
+	struct policy *p = NULL;
+	int r;
+
+	r = policy_parse("p.yaml", (const uint8_t *)text, strlen(text), &p);
+	assert_int_equal(r, AICERT_ERR_INVALID);
+	assert_non_null(strstr(err_msg(r), "p.yaml:4:1: unknown key 'allow_developmnt'"));
+	text = "version: 1\nek_roots: [\"not a pem\"]\nak_ca: []\n";
+	r = policy_parse("p.yaml", (const uint8_t *)text, strlen(text), &p);
+	assert_int_equal(r, AICERT_ERR_INVALID);
+	assert_non_null(strstr(err_msg(r), "p.yaml:2:12:"));
+	text = "version: 1\nek_roots: []\nak_ca: []\nrequired_pcrs: [8, 99]\n";
+	r = policy_parse("p.yaml", (const uint8_t *)text, strlen(text), &p);
+	assert_int_equal(r, AICERT_ERR_INVALID);
+	text = "version: 2\n";
+	assert_int_equal(policy_parse("p.yaml", (const uint8_t *)text, strlen(text), &p),
+			 AICERT_ERR_INVALID);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(b64_round_trips_and_refuses_noncanonical),
+		cmocka_unit_test(events_are_canonical_and_strict),
+		cmocka_unit_test(binding_and_root_follow_their_definitions),
+		cmocka_unit_test(proof_parser_is_strict),
+		cmocka_unit_test(policy_errors_name_their_place),
+	};
+
+	return cmocka_run_group_tests_name("proof", tests, NULL, NULL);
+}
