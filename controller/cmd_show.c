@@ -13,6 +13,8 @@
 #include "hex.h"
 #include "proof.h"
 #include "tcglog.h"
+#include "tpm2tools.h"
+#include "tpmkey.h"
 #include "x509chain.h"
 
 static void show_cert(const char *label, const struct proof_blob *b)
@@ -127,19 +129,58 @@ static void show_statement(const struct proof *p)
 	}
 }
 
+/* Writes the proof's quote in tpm2-tools' formats, and prints the
+ * qualifying data that tpm2_checkquote -q must be given. */
+static int show_export(const struct proof *p, const char *dir)
+{
+	struct attest_pcr_value v[PROOF_MAX_PCRS];
+	TPMS_ATTEST a;
+	TPMT_PUBLIC ak;
+	char hex[2 * sizeof(a.extraData.buffer) + 1];
+	int r;
+
+	for (size_t i = 0; i < p->n_pcrs; i++)
+		v[i] = (struct attest_pcr_value){.hash_alg = p->pcrs[i].hash_alg,
+						 .pcr = p->pcrs[i].pcr,
+						 .digest = p->pcrs[i].digest,
+						 .size = p->pcrs[i].len};
+	r = tpmkey_parse_public(p->ak_public.data, p->ak_public.len, &ak);
+	if (r == 0)
+		r = attest_parse(p->attest.data, p->attest.len, &a);
+	if (r == 0)
+		r = tpm2tools_write_quote(dir, p->attest.data, p->attest.len, p->signature.data,
+					  p->signature.len, v, p->n_pcrs, &ak);
+	if (r < 0)
+		return r;
+	hex_encode(a.extraData.buffer, a.extraData.size, hex);
+	printf("quote exported to %s; check it with:\n  tpm2_checkquote -u %s/ak.pub.pem "
+	       "-m %s/quote.msg -s %s/quote.sig -f %s/quote.pcrs -g sha256 -q %s\n",
+	       dir, dir, dir, dir, dir, hex);
+	return 0;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	struct proof *p = NULL;
+	const char *export_dir = NULL;
 	char nonce[129];
 	int r;
 
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(argc == 2 ? stdout : stderr, "Usage: aicert show PROOF\n");
+	if (argc == 4 && strcmp(argv[2], "--export-quote") == 0)
+		export_dir = argv[3];
+	else if (argc != 2 || argv[1][0] == '-') {
+		fprintf(argc == 2 ? stdout : stderr,
+			"Usage: aicert show PROOF [--export-quote DIR]\n");
 		return argc == 2 && strcmp(argv[1], "--help") == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;
 	}
 	r = proof_load(argv[1], &p);
 	if (r < 0)
 		return cli_fail(r);
+	if (export_dir) {
+		r = show_export(p, export_dir);
+		proof_free(p);
+		return r < 0 ? cli_fail(r) : CLI_EXIT_OK;
+	}
 	hex_encode(p->nonce, p->nonce_len, nonce);
 	printf("%s (%s; not verified: run aicert verify)\n", argv[1], PROOF_VERSION);
 	printf("  platform (claimed): %s\n  job: %s\n  nonce: %s\n", p->platform,
