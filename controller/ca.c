@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "akcert.h"
 #include "ca.h"
 #include "ekcert.h"
 #include "err.h"
@@ -28,12 +29,6 @@
 #define CA_SERIAL_BYTES   16
 #define CA_AK_CN_PREFIX   "aicert AK "
 #define CA_AK_CN_MAX      (sizeof(CA_AK_CN_PREFIX) + 2 * sizeof(TPMU_NAME))
-
-/* HardwareModuleName ::= SEQUENCE { hwType OID 2.23.133.1.2, hwSerialNum
- * OCTET STRING (32 bytes) }, DER: the only form aicert writes and reads. */
-static const uint8_t ca_hwmod_prefix[] = {0x30, 0x29, 0x06, 0x05, 0x67, 0x81,
-					  0x05, 0x01, 0x02, 0x04, 0x20};
-#define CA_HWMOD_LEN (sizeof(ca_hwmod_prefix) + 32)
 
 struct ca {
 	char *dir;
@@ -341,23 +336,22 @@ const char *ca_dir(const struct ca *ca)
 /* subjectAltName: otherName hardwareModuleName { TPM 2.0, SHA-256(EK cert) }. */
 static int ca_add_hwmod(X509 *x, const uint8_t *ek_der, size_t ek_len)
 {
-	uint8_t der[CA_HWMOD_LEN];
+	uint8_t der[AKCERT_HWMOD_LEN];
 	GENERAL_NAMES *names = sk_GENERAL_NAME_new_null();
 	GENERAL_NAME *gen = GENERAL_NAME_new();
-	ASN1_OBJECT *oid = OBJ_txt2obj(CA_OID_HW_MODULE_NAME, 1);
+	ASN1_OBJECT *oid = OBJ_txt2obj(AKCERT_OID_HW_MODULE_NAME, 1);
 	ASN1_TYPE *value = ASN1_TYPE_new();
 	ASN1_STRING *seq = ASN1_STRING_new();
 	int r = AICERT_ERR_NOMEM;
 
-	memcpy(der, ca_hwmod_prefix, sizeof(ca_hwmod_prefix));
 	if (!names || !gen || !oid || !value || !seq)
 		goto out;
-	if (EVP_Digest(ek_der, ek_len, der + sizeof(ca_hwmod_prefix), NULL, EVP_sha256(), NULL) !=
-		    1 ||
-	    ASN1_STRING_set(seq, der, sizeof(der)) != 1) {
-		r = ca_ossl(AICERT_ERR_CRYPTO, "hashing the EK certificate failed");
+	r = akcert_hwmod_der(ek_der, ek_len, der);
+	if (r < 0)
 		goto out;
-	}
+	r = AICERT_ERR_NOMEM;
+	if (ASN1_STRING_set(seq, der, sizeof(der)) != 1)
+		goto out;
 	ASN1_TYPE_set(value, V_ASN1_SEQUENCE, seq);
 	seq = NULL;
 	if (GENERAL_NAME_set0_othername(gen, oid, value) != 1)
@@ -426,7 +420,7 @@ static int ca_ak_extensions(const struct ca *ca, X509 *x, const uint8_t *ek_der,
 	if (r == 0)
 		r = ca_add_conf_ext(x, &ctx, NID_key_usage, "critical,digitalSignature");
 	if (r == 0)
-		r = ca_add_eku(x, CA_OID_AK_CERTIFICATE);
+		r = ca_add_eku(x, AKCERT_OID_AK_CERTIFICATE);
 	if (r == 0)
 		r = ca_add_hwmod(x, ek_der, ek_len);
 	if (r == 0)
@@ -484,105 +478,21 @@ out:
 
 int ca_ak_cert_ek_digest(const X509 *ak_cert, uint8_t digest[32])
 {
-	GENERAL_NAMES *names;
-	ASN1_OBJECT *want = OBJ_txt2obj(CA_OID_HW_MODULE_NAME, 1);
-	const ASN1_STRING *found = NULL;
-	int crit = -1, n = 0, r;
-
-	names = X509_get_ext_d2i(ak_cert, NID_subject_alt_name, &crit, NULL);
-	ERR_clear_error();
-	for (int i = 0; names && want && i < sk_GENERAL_NAME_num(names); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-
-		if (g->type != GEN_OTHERNAME || OBJ_cmp(g->d.otherName->type_id, want) != 0)
-			continue;
-		n++;
-		if (g->d.otherName->value->type == V_ASN1_SEQUENCE)
-			found = g->d.otherName->value->value.sequence;
-	}
-	if (!want)
-		r = AICERT_ERR_NOMEM;
-	else if (!names)
-		r = err_set(AICERT_ERR_INVALID, "AK certificate: %s subjectAltName",
-			    crit == -1 ? "no" : "a malformed or duplicated");
-	else if (n != 1 || !found || ASN1_STRING_length(found) != (int)CA_HWMOD_LEN ||
-		 memcmp(ASN1_STRING_get0_data(found), ca_hwmod_prefix, sizeof(ca_hwmod_prefix)))
-		r = err_set(AICERT_ERR_INVALID,
-			    "AK certificate: expected one hardwareModuleName naming a TPM 2.0 "
-			    "(%s) by a SHA-256 digest, found %d%s",
-			    CA_OID_HWTYPE_TPM20, n, n == 1 ? " of another form" : "");
-	else {
-		memcpy(digest, ASN1_STRING_get0_data(found) + sizeof(ca_hwmod_prefix), 32);
-		r = 0;
-	}
-	GENERAL_NAMES_free(names);
-	ASN1_OBJECT_free(want);
-	return r;
-}
-
-static int ca_verify_chain(X509 *ak_cert, X509 *ca_cert, time_t at)
-{
-	X509_STORE *store = X509_STORE_new();
-	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
-	X509_VERIFY_PARAM *param;
-	char subject[256] = "?";
-	int r = 0;
-
-	if (!store || !ctx || X509_STORE_add_cert(store, ca_cert) != 1 ||
-	    X509_STORE_CTX_init(ctx, store, ak_cert, NULL) != 1) {
-		r = ca_ossl(AICERT_ERR_NOMEM, "AK certificate chain: setup failed");
-		goto out;
-	}
-	param = X509_STORE_CTX_get0_param(ctx);
-	X509_VERIFY_PARAM_set_time(param, at);
-	X509_VERIFY_PARAM_set_depth(param, 0);
-	X509_VERIFY_PARAM_set_auth_level(param, 2);
-	if (X509_verify_cert(ctx) != 1) {
-		X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
-
-		if (cur)
-			ekcert_name_text(X509_get_subject_name(cur), subject, sizeof(subject));
-		ERR_clear_error();
-		r = err_set(AICERT_ERR_REJECTED, "AK certificate chain: %s (depth %d, subject %s)",
-			    X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)),
-			    X509_STORE_CTX_get_error_depth(ctx), subject);
-	}
-out:
-	X509_STORE_CTX_free(ctx);
-	X509_STORE_free(store);
-	return r;
+	return akcert_ek_digest(ak_cert, digest);
 }
 
 int ca_verify_ak_cert(X509 *ak_cert, X509 *ca_cert, const TPMT_PUBLIC *ak, time_t at)
 {
-	uint8_t digest[32];
+	STACK_OF(X509) *anchors = sk_X509_new_null();
 	int r;
 
-	r = ca_verify_chain(ak_cert, ca_cert, at);
-	if (r < 0)
-		return r;
-	r = ekcert_has_eku(ak_cert, CA_OID_AK_CERTIFICATE);
-	if (r < 0)
-		return err_wrap(AICERT_ERR_REJECTED, "AK certificate");
-	if (r == 0)
-		return err_set(AICERT_ERR_REJECTED,
-			       "AK certificate: its extended key usage does not list "
-			       "tcg-kp-AIKCertificate (" CA_OID_AK_CERTIFICATE ")");
-	r = ca_ak_cert_ek_digest(ak_cert, digest);
-	if (r < 0)
-		return err_wrap(AICERT_ERR_REJECTED, "AK certificate");
-	if (ak) {
-		EVP_PKEY *pkey = X509_get0_pubkey(ak_cert);
-
-		if (!pkey)
-			return ca_ossl(AICERT_ERR_REJECTED,
-				       "AK certificate: its key does not parse");
-		r = tpmkey_check_evp(ak, pkey);
-		if (r < 0)
-			return err_wrap(AICERT_ERR_REJECTED,
-					"AK certificate: its key is not the AK's");
+	if (!anchors || !sk_X509_push(anchors, ca_cert)) {
+		sk_X509_free(anchors);
+		return AICERT_ERR_NOMEM;
 	}
-	return 0;
+	r = akcert_verify(ak_cert, anchors, NULL, ak, at);
+	sk_X509_free(anchors);
+	return r;
 }
 
 /* ---- runner records ------------------------------------------------------------- */

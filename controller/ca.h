@@ -49,9 +49,7 @@ struct ekcert_tpm;
 #define CA_CERT_FILE   "ca.crt"
 #define CA_RUNNERS_DIR "runners"
 
-#define CA_OID_AK_CERTIFICATE "2.23.133.8.3"      /* tcg-kp-AIKCertificate */
-#define CA_OID_HW_MODULE_NAME "1.3.6.1.5.5.7.8.4" /* id-on-hardwareModuleName */
-#define CA_OID_HWTYPE_TPM20   "2.23.133.1.2"      /* TCG: TPM 2.0 */
+/* The OIDs of an AK certificate are in akcert.h. */
 
 #define CA_DEFAULT_DAYS    7300u /* the CA's own certificate */
 #define CA_DEFAULT_AK_DAYS 3650u

@@ -15,20 +15,21 @@
 #include "tcglog.h"
 #include "tpm2tools.h"
 #include "tpmkey.h"
-#include "x509chain.h"
+#include "ekcert.h"
 
 static void show_cert(const char *label, const struct proof_blob *b)
 {
 	const unsigned char *p = b->data;
 	X509 *x = d2i_X509(NULL, &p, (long)b->len);
-	char issuer[256] = "?";
+	char subject[256] = "?", issuer[256] = "?";
 
 	if (!x) {
 		printf("  %s: (not a certificate)\n", label);
 		return;
 	}
-	X509_NAME_oneline(X509_get_issuer_name(x), issuer, sizeof(issuer));
-	printf("  %s: %s\n    issued by %s\n", label, x509chain_subject(x), issuer);
+	ekcert_name_text(X509_get_subject_name(x), subject, sizeof(subject));
+	ekcert_name_text(X509_get_issuer_name(x), issuer, sizeof(issuer));
+	printf("  %s: %s\n    issued by %s\n", label, subject, issuer);
 	X509_free(x);
 }
 

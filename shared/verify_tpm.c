@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "akcert.h"
 #include "attest.h"
 #include "ekcert.h"
 #include "err.h"
@@ -17,9 +18,6 @@
 #include "proof.h"
 #include "tpmkey.h"
 #include "verify_internal.h"
-#include "x509chain.h"
-
-#define OID_AK_CERTIFICATE "2.23.133.8.3"
 
 /* The same rules as enrollment's (ekcert.h): a full chain to a self-signed
  * root of the policy, with the policy's and the proof's intermediates. */
@@ -54,6 +52,7 @@ int verify_ek_certificate(struct vctx *c)
 {
 	const struct proof *p = c->proof;
 	struct ekcert_store *s = NULL;
+	char subject[256];
 	int r;
 
 	r = ekcert_parse_der(p->ek_certs[0].data, p->ek_certs[0].len, &c->ek_cert);
@@ -64,7 +63,8 @@ int verify_ek_certificate(struct vctx *c)
 	ekcert_store_free(s);
 	if (r < 0)
 		return err_wrap(AICERT_ERR_REJECTED, "evidence.tpm.ek_certificates");
-	return err_set(0, "%s, chains to a trusted EK root", x509chain_subject(c->ek_cert));
+	ekcert_name_text(X509_get_subject_name(c->ek_cert), subject, sizeof(subject));
+	return err_set(0, "%s, chains to a trusted EK root", subject);
 }
 
 int verify_ek_public(struct vctx *c)
@@ -81,13 +81,28 @@ int verify_ek_public(struct vctx *c)
 int verify_ak_certificate(struct vctx *c)
 {
 	const struct proof *p = c->proof;
-	int r;
+	STACK_OF(X509) *untrusted = sk_X509_new_null();
+	char subject[256];
+	int r = untrusted ? 0 : AICERT_ERR_NOMEM;
 
-	r = x509chain_verify("AK certificate", p->ak_certs, p->n_ak_certs, c->policy->ak_ca, NULL,
-			     OID_AK_CERTIFICATE, c->now, &c->ak_cert);
+	if (r == 0)
+		r = ekcert_parse_der(p->ak_certs[0].data, p->ak_certs[0].len, &c->ak_cert);
+	for (size_t i = 1; r == 0 && i < p->n_ak_certs; i++) {
+		X509 *x = NULL;
+
+		r = ekcert_parse_der(p->ak_certs[i].data, p->ak_certs[i].len, &x);
+		if (r == 0 && !sk_X509_push(untrusted, x)) {
+			X509_free(x);
+			r = AICERT_ERR_NOMEM;
+		}
+	}
+	if (r == 0)
+		r = akcert_verify(c->ak_cert, c->policy->ak_ca, untrusted, NULL, c->now);
+	sk_X509_pop_free(untrusted, X509_free);
 	if (r < 0)
-		return r;
-	return err_set(0, "%s, issued by a trusted attestation CA", x509chain_subject(c->ak_cert));
+		return err_wrap(AICERT_ERR_REJECTED, "evidence.tpm.ak_certificates");
+	ekcert_name_text(X509_get_subject_name(c->ak_cert), subject, sizeof(subject));
+	return err_set(0, "%s, issued by a trusted attestation CA", subject);
 }
 
 int verify_ak_binding(struct vctx *c)
@@ -103,7 +118,7 @@ int verify_ak_binding(struct vctx *c)
 	if (!key || tpmkey_check_evp(&c->ak_pub, key) < 0)
 		return err_set(AICERT_ERR_REJECTED,
 			       "the AK certificate is for another key than evidence.tpm.ak_public");
-	r = x509chain_hw_serial(c->ak_cert, named);
+	r = akcert_ek_digest(c->ak_cert, named);
 	if (r < 0)
 		return err_wrap(AICERT_ERR_REJECTED, "the AK certificate does not name a TPM");
 	der_len = i2d_X509(c->ek_cert, &der);

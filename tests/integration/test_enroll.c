@@ -35,6 +35,7 @@
 
 #include "agentc.h"
 #include "agentproc.h"
+#include "akcert.h"
 #include "ca.h"
 #include "ekcert.h"
 #include "enroll.h"
@@ -349,7 +350,7 @@ static void check_issued(struct fx *f, const struct enroll_result *res, uint32_t
 	assert_int_equal(harness_run(verify), 0);
 	x = load_pem_cert(res->cert_path);
 	/* The EKU, and the EK certificate's digest in the hardwareModuleName. */
-	assert_int_equal(ekcert_has_eku(x, CA_OID_AK_CERTIFICATE), 1);
+	assert_int_equal(ekcert_has_eku(x, AKCERT_OID_AK_CERTIFICATE), 1);
 	assert_int_equal(ca_ak_cert_ek_digest(x, digest), 0);
 	EVP_Digest(ekc->der.data, ekc->der.len, expect, NULL, EVP_sha256(), NULL);
 	assert_memory_equal(digest, expect, 32);
