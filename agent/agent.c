@@ -85,7 +85,9 @@ static void agent_health(Aicert__V1__Agent_Service *svc, const Aicert__V1__Healt
 
 	r = agent_lock(a, data);
 	if (r == 0) {
-		r = tpm_clock(a->tpm, &out.reset_count, &out.restart_count);
+		r = rtlog_check_reset(a->log, a->tpm);
+		if (r == 0)
+			r = tpm_clock(a->tpm, &out.reset_count, &out.restart_count);
 		out.runtime_events = rtlog_count(a->log);
 		agent_unlock(a);
 	}

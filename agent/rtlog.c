@@ -179,7 +179,7 @@ static int rtlog_reconcile(struct rtlog *l, struct tpm *t)
 }
 
 /* Starts a new log when the TPM was reset since the log began. */
-static int rtlog_check_reset(struct rtlog *l, struct tpm *t)
+int rtlog_check_reset(struct rtlog *l, struct tpm *t)
 {
 	uint32_t reset, restart;
 	int r;

@@ -36,5 +36,6 @@ int rtlog_extend(struct rtlog *l, struct tpm *t, uint64_t request_id, uint32_t p
 int rtlog_encode(struct rtlog *l, struct tpm *t, uint8_t **buf, size_t *len, uint32_t *reset_count);
 
 size_t rtlog_count(const struct rtlog *l);
+int rtlog_check_reset(struct rtlog *l, struct tpm *t);
 
 #endif

@@ -2,6 +2,7 @@
  * threads on their own nng contexts; dispatch through the protobuf-c service
  * descriptor. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,14 @@ struct rpc_listener {
 	bool local;
 	nng_tls_config *tls;
 	pthread_t *threads;
+	nng_aio **aios; /* one per worker: stopping it ends the worker */
 	unsigned nthreads;
+	atomic_bool stopping;
+};
+
+struct rpc_worker_arg {
+	struct rpc_listener *l;
+	nng_aio *aio;
 };
 
 struct rpc_dedupe {
@@ -425,17 +433,15 @@ static void rpc_worker_reply(nng_ctx ctx, nng_aio *aio, const uint8_t *buf, size
 
 static void *rpc_worker(void *arg)
 {
-	struct rpc_listener *l = arg;
-	nng_aio *aio = NULL;
+	struct rpc_worker_arg *w = arg;
+	struct rpc_listener *l = w->l;
+	nng_aio *aio = w->aio;
 	nng_ctx ctx;
 
+	free(w);
 	if (nng_ctx_open(&ctx, l->sock) != 0)
 		return NULL;
-	if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
-		nng_ctx_close(ctx);
-		return NULL;
-	}
-	for (;;) {
+	while (!atomic_load(&l->stopping)) {
 		uint8_t *out = NULL;
 		size_t out_len = 0;
 		nng_msg *msg;
@@ -444,7 +450,7 @@ static void *rpc_worker(void *arg)
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);
 		rv = nng_aio_result(aio);
-		if (rv == NNG_ECLOSED)
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED)
 			break;
 		if (rv != 0)
 			continue;
@@ -455,7 +461,7 @@ static void *rpc_worker(void *arg)
 			rpc_worker_reply(ctx, aio, out, out_len);
 		free(out);
 	}
-	nng_aio_free(aio);
+	/* The socket is still open: nng_close() must not race a context in use. */
 	nng_ctx_close(ctx);
 	return NULL;
 }
@@ -464,10 +470,20 @@ static void rpc_listener_free(struct rpc_listener *l)
 {
 	if (!l)
 		return;
-	if (l->open)
-		nng_close(l->sock);
+	/* Workers first, while the socket is open: stopping an aio aborts its
+	 * pending receive and makes every later operation on it fail, so each
+	 * worker leaves its loop, closes its context and exits. Only then is
+	 * the socket closed (nng 1.5's nng_close races nng_ctx_send). */
+	atomic_store(&l->stopping, true);
+	for (unsigned i = 0; i < l->nthreads; i++)
+		nng_aio_stop(l->aios[i]);
 	for (unsigned i = 0; i < l->nthreads; i++)
 		pthread_join(l->threads[i], NULL);
+	if (l->open)
+		nng_close(l->sock);
+	for (unsigned i = 0; l->aios && i < l->nthreads; i++)
+		nng_aio_free(l->aios[i]);
+	free(l->aios);
 	free(l->threads);
 	if (l->tls)
 		nng_tls_config_free(l->tls);
@@ -528,12 +544,24 @@ int rpc_server_listen(struct rpc_server *s, const char *url, const struct rpc_tl
 	if (r < 0)
 		goto fail;
 	l->threads = calloc(workers ? workers : 1, sizeof(*l->threads));
-	if (!l->threads) {
+	l->aios = calloc(workers ? workers : 1, sizeof(*l->aios));
+	if (!l->threads || !l->aios) {
 		r = AICERT_ERR_NOMEM;
 		goto fail;
 	}
 	for (unsigned i = 0; i < (workers ? workers : 1); i++) {
-		if (pthread_create(&l->threads[i], NULL, rpc_worker, l) != 0) {
+		struct rpc_worker_arg *w = calloc(1, sizeof(*w));
+
+		if (!w || nng_aio_alloc(&l->aios[i], NULL, NULL) != 0) {
+			free(w);
+			r = AICERT_ERR_NOMEM;
+			goto fail;
+		}
+		*w = (struct rpc_worker_arg){l, l->aios[i]};
+		if (pthread_create(&l->threads[i], NULL, rpc_worker, w) != 0) {
+			free(w);
+			nng_aio_free(l->aios[i]);
+			l->aios[i] = NULL;
 			r = err_set(AICERT_ERR_NOMEM, "cannot start RPC worker threads");
 			goto fail;
 		}
