@@ -35,6 +35,8 @@ struct agent {
 	/* Identity never changes while the agent runs: built once. */
 	uint8_t *identity;
 	size_t identity_len;
+	uint8_t *ak_public; /* TPMT_PUBLIC of the AK, sent with every quote */
+	size_t ak_public_len;
 };
 
 static struct agent *agent_of(Aicert__V1__Agent_Service *svc)
@@ -345,8 +347,6 @@ static void agent_quote(Aicert__V1__Agent_Service *svc, const Aicert__V1__QuoteR
 	struct tpm_bank banks[AGENT_MAX_BANKS];
 	struct tpm_bank_values *vals = NULL;
 	struct agent_pcr_out *st = NULL;
-	uint8_t *ak_name = NULL;
-	size_t ak_name_len;
 	int r;
 
 	r = agent_banks(in->banks, in->n_banks, banks);
@@ -365,9 +365,6 @@ static void agent_quote(Aicert__V1__Agent_Service *svc, const Aicert__V1__QuoteR
 		r = tpm_quote(a->tpm, in->qualifying_data.data, in->qualifying_data.len, banks,
 			      in->n_banks, &out.attest.data, &out.attest.len, &out.signature.data,
 			      &out.signature.len, vals);
-		if (r == 0)
-			r = tpm_ak_public(a->tpm, &out.ak_public.data, &out.ak_public.len, &ak_name,
-					  &ak_name_len);
 		agent_unlock(a);
 	}
 	if (r < 0) {
@@ -376,12 +373,12 @@ static void agent_quote(Aicert__V1__Agent_Service *svc, const Aicert__V1__QuoteR
 		agent_pcr_out(st, vals, in->n_banks);
 		out.pcrs = st->bank_ptrs;
 		out.n_pcrs = in->n_banks;
+		out.ak_public.data = a->ak_public;
+		out.ak_public.len = a->ak_public_len;
 		closure(&out, data);
 	}
 	free(out.attest.data);
 	free(out.signature.data);
-	free(out.ak_public.data);
-	free(ak_name);
 	free(vals);
 	free(st);
 }
@@ -490,6 +487,13 @@ static int agent_open_tpm(struct agent *a)
 		r = rtlog_open(a->cfg->state_dir, a->tpm, &a->log);
 	if (r == 0)
 		r = agent_build_identity(a);
+	if (r == 0) {
+		uint8_t *name = NULL;
+		size_t name_len;
+
+		r = tpm_ak_public(a->tpm, &a->ak_public, &a->ak_public_len, &name, &name_len);
+		free(name);
+	}
 	return r;
 }
 
@@ -547,6 +551,7 @@ void agent_stop(struct agent *a)
 	rtlog_free(a->log);
 	tpm_free(a->tpm);
 	free(a->identity);
+	free(a->ak_public);
 	pthread_mutex_destroy(&a->tpm_lock);
 	free(a);
 }

@@ -343,17 +343,26 @@ int agentproc_restart(struct agentproc *a, const struct harness_swtpm *tpm,
 int agentproc_free_port(void)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
+	static int seeded;
 	int fd, port = -1;
 
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	close(fd);
+	if (!seeded++)
+		srandom((unsigned)getpid() ^ (unsigned)time(NULL));
+	/* Odd ports from 20001 to 32767: below the kernel's ephemeral range,
+	 * whose ports the swtpm TCTI leaves by the thousand in TIME_WAIT, and
+	 * apart from swtpm.sh's even port pairs. */
+	for (int i = 0; i < 200 && port < 0; i++) {
+		int p = 20001 + 2 * (int)(random() % 6383);
+
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			break;
+		sin.sin_port = htons((uint16_t)p);
+		if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0)
+			port = p;
+		close(fd);
+	}
 	if (port < 0)
-		fprintf(stderr, "agentproc: no free TCP port: %s\n", strerror(errno));
+		fprintf(stderr, "agentproc: no free TCP port below 32768\n");
 	return port;
 }

@@ -53,7 +53,8 @@ expect() {
 start_agent() {
 	local try i
 	for ((try = 0; try < 5; try++)); do
-		PORT=$((40000 + RANDOM % 20000))
+		# Below the ephemeral range, where TIME_WAIT ports cannot be bound.
+		PORT=$((20001 + 2 * (RANDOM % 6000)))
 		"$AGENT" --tcti "$TCTI" --state-dir "$WORK/state" --local "ipc://$WORK/agent.sock" \
 			--boot-log "" --listen "tls+tcp://127.0.0.1:$PORT" \
 			--tls-cert "$WORK/tls/agent.crt" --tls-key "$WORK/tls/agent.key" \
