@@ -22,9 +22,9 @@ enum tpm_keyalg {
 	TPM_KEYALG_ECC = 2, /* ECC NIST P-256 */
 };
 
-#define TPM_PCR_COUNT   24
-#define TPM_MAX_DIGEST  64
-#define TPM_MAX_BANKS   4
+#define TPM_PCR_COUNT     24
+#define TPM_MAX_DIGEST    64
+#define TPM_MAX_BANKS     4
 #define TPM_ALG_SHA1_ID   0x0004
 #define TPM_ALG_SHA256_ID 0x000b
 #define TPM_ALG_SHA384_ID 0x000c
@@ -59,8 +59,8 @@ struct tpm_bank {
 
 struct tpm_bank_values {
 	uint16_t hash_alg;
-	uint32_t mask;         /* the PCRs present in digest[] */
-	size_t digest_len;     /* 20, 32, 48 or 64 */
+	uint32_t mask;     /* the PCRs present in digest[] */
+	size_t digest_len; /* 20, 32, 48 or 64 */
 	uint8_t digest[TPM_PCR_COUNT][TPM_MAX_DIGEST];
 };
 
@@ -95,8 +95,7 @@ void tpm_ek_certs_free(struct tpm_ek_cert *certs, size_t n);
 
 /* Marshalled TPMT_PUBLIC of the AK, and its name (nameAlg || digest);
  * both malloc'd. */
-int tpm_ak_public(struct tpm *t, uint8_t **pub, size_t *pub_len, uint8_t **name,
-		  size_t *name_len);
+int tpm_ak_public(struct tpm *t, uint8_t **pub, size_t *pub_len, uint8_t **name, size_t *name_len);
 enum tpm_keyalg tpm_ak_alg(const struct tpm *t);
 enum tpm_keyalg tpm_ek_alg(const struct tpm *t);
 

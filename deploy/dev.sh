@@ -5,6 +5,7 @@
 #   ./deploy/dev.sh demo    install missing packages, build, run the demo
 #   ./deploy/dev.sh build   install missing packages and build
 #   ./deploy/dev.sh deps    install missing packages only
+#   ./deploy/dev.sh format-check   every C file as .clang-format has it
 #
 # Packages are installed with apt-get (apt-get update first) when missing,
 # which needs root. The build goes to $AICERT_BUILD_DIR (default ./build).
@@ -26,12 +27,14 @@ PACKAGES=(
 	swtpm swtpm-tools tpm2-tools
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
+FORMAT_PACKAGES=(clang-format)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 deps() {
 	local want=("${PACKAGES[@]}") missing=()
 	[ "${AICERT_FUZZ:-0}" = 1 ] && want+=("${FUZZ_PACKAGES[@]}")
+	[ "${1:-}" = format ] && want=("${FORMAT_PACKAGES[@]}")
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing+=("$p")
@@ -65,8 +68,16 @@ run_tests() {
 	ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)" ${CTEST_ARGS:-}
 }
 
+format_check() {
+	say "checking the format of every C file"
+	cd "$ROOT"
+	git ls-files '*.c' '*.h' | while read -r f; do [ -e "$f" ] && echo "$f"; done |
+		xargs clang-format --dry-run --Werror
+}
+
 case "${1:-}" in
 deps) deps ;;
+format-check) deps format && format_check ;;
 build) deps && build ;;
 test) deps && build && run_tests ;;
 demo) deps && build && exec "$ROOT/deploy/demo.sh" "$BUILD" ;;

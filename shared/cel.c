@@ -97,14 +97,14 @@ static int cel_grow(struct cel_log *log)
 	p = realloc(log->recs, ncap * sizeof(*p));
 	if (!p)
 		return err_set(AICERT_ERR_NOMEM, "runtime log: out of memory for %zu records",
-		               ncap);
+			       ncap);
 	log->recs = p;
 	log->cap = ncap;
 	return 0;
 }
 
 int cel_append(struct cel_log *log, uint32_t pcr, const uint8_t sha256[32], uint32_t event_type,
-               const uint8_t *data, size_t data_len)
+	       const uint8_t *data, size_t data_len)
 {
 	struct cel_record *rec;
 	uint8_t *copy = NULL;
@@ -115,11 +115,11 @@ int cel_append(struct cel_log *log, uint32_t pcr, const uint8_t sha256[32], uint
 		return err_set(AICERT_ERR_INVALID, "runtime log: pcr %u out of range", pcr);
 	if (data_len > CEL_MAX_CONTENT)
 		return err_set(AICERT_ERR_TOO_BIG,
-		               "runtime log: %zu bytes of event data, at most %u", data_len,
-		               CEL_MAX_CONTENT);
+			       "runtime log: %zu bytes of event data, at most %u", data_len,
+			       CEL_MAX_CONTENT);
 	if (log->n >= CEL_MAX_RECORDS)
 		return err_set(AICERT_ERR_TOO_BIG, "runtime log: more than %u records",
-		               CEL_MAX_RECORDS);
+			       CEL_MAX_RECORDS);
 	r = cel_grow(log);
 	if (r < 0)
 		return r;
@@ -225,14 +225,14 @@ static int cel_check_record(const struct cel_record *rec, size_t i)
 {
 	if (rec->recnum != i)
 		return err_set(AICERT_ERR_INVALID, "runtime log record %zu: recnum is %llu", i,
-		               (unsigned long long)rec->recnum);
+			       (unsigned long long)rec->recnum);
 	if (rec->pcr >= CEL_PCR_COUNT)
 		return err_set(AICERT_ERR_INVALID, "runtime log record %zu: pcr %u out of range", i,
-		               rec->pcr);
+			       rec->pcr);
 	if (rec->data_len > CEL_MAX_CONTENT)
 		return err_set(AICERT_ERR_TOO_BIG,
-		               "runtime log record %zu: %zu bytes of event data, at most %u", i,
-		               rec->data_len, CEL_MAX_CONTENT);
+			       "runtime log record %zu: %zu bytes of event data, at most %u", i,
+			       rec->data_len, CEL_MAX_CONTENT);
 	if (!rec->data && rec->data_len > 0)
 		return err_set(AICERT_ERR_INVALID, "runtime log record %zu: no event data", i);
 	return 0;
@@ -245,7 +245,7 @@ static int cel_encoded_size(const struct cel_log *log, size_t *size)
 
 	if (log->n > CEL_MAX_RECORDS)
 		return err_set(AICERT_ERR_TOO_BIG, "runtime log: %zu records, at most %u", log->n,
-		               CEL_MAX_RECORDS);
+			       CEL_MAX_RECORDS);
 	for (size_t i = 0; i < log->n; i++) {
 		size_t s;
 
@@ -255,8 +255,8 @@ static int cel_encoded_size(const struct cel_log *log, size_t *size)
 		s = cel_record_size(&log->recs[i]);
 		if (s > CEL_MAX_LOG_BYTES - total)
 			return err_set(AICERT_ERR_TOO_BIG,
-			               "runtime log: encoding exceeds %u bytes at record %zu",
-			               CEL_MAX_LOG_BYTES, i);
+				       "runtime log: encoding exceeds %u bytes at record %zu",
+				       CEL_MAX_LOG_BYTES, i);
 		total += s;
 	}
 	*size = total;
@@ -289,10 +289,10 @@ int cel_encode(const struct cel_log *log, uint8_t **buf, size_t *len)
 /* ---- decoding ---- */
 
 static int cel_fail(const struct cel_reader *rd, int code, size_t off, const char *field,
-                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static int cel_fail(const struct cel_reader *rd, int code, size_t off, const char *field,
-                    const char *fmt, ...)
+		    const char *fmt, ...)
 {
 	char detail[256];
 	va_list ap;
@@ -301,7 +301,7 @@ static int cel_fail(const struct cel_reader *rd, int code, size_t off, const cha
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	return err_set(code, "runtime log record %zu at offset %zu: %s: %s", rd->rec, off, field,
-	               detail);
+		       detail);
 }
 
 static const char *cel_type_name(uint8_t type)
@@ -347,38 +347,38 @@ static int cel_rank(uint8_t type)
 }
 
 static int cel_record_type_error(const struct cel_reader *rd, const struct cel_tlv *t, uint8_t want,
-                                 const char *field)
+				 const char *field)
 {
 	int have = cel_rank(t->type);
 
 	if (have < 0)
 		return cel_fail(rd, AICERT_ERR_INVALID, t->off, field, "unknown field type %u",
-		                t->type);
+				t->type);
 	if (have == cel_rank(want) && t->type == CEL_T_NV_INDEX)
 		return cel_fail(rd, AICERT_ERR_INVALID, t->off, field,
-		                "nv_index records are not accepted, only pcr");
+				"nv_index records are not accepted, only pcr");
 	if (have == cel_rank(want))
 		return cel_fail(rd, AICERT_ERR_INVALID, t->off, field,
-		                "content type %s not accepted, only pcclient_std",
-		                cel_type_name(t->type));
+				"content type %s not accepted, only pcclient_std",
+				cel_type_name(t->type));
 	if (have < cel_rank(want))
 		return cel_fail(rd, AICERT_ERR_INVALID, t->off, field,
-		                "duplicated or misplaced %s field", cel_type_name(t->type));
+				"duplicated or misplaced %s field", cel_type_name(t->type));
 	return cel_fail(rd, AICERT_ERR_INVALID, t->off, field, "missing, found a %s field",
-	                cel_type_name(t->type));
+			cel_type_name(t->type));
 }
 
 static int cel_type_error(const struct cel_reader *rd, const struct cel_tlv *t, uint8_t want,
-                          const char *field)
+			  const char *field)
 {
 	if (rd->level == CEL_LEVEL_RECORD)
 		return cel_record_type_error(rd, t, want, field);
 	if (t->type > CEL_PC_EVENT_DATA)
 		return cel_fail(rd, AICERT_ERR_INVALID, t->off, field,
-		                "unknown pcclient_std field type %u", t->type);
+				"unknown pcclient_std field type %u", t->type);
 	if (t->type < want)
 		return cel_fail(rd, AICERT_ERR_INVALID, t->off, field,
-		                "duplicated event_type field");
+				"duplicated event_type field");
 	return cel_fail(rd, AICERT_ERR_INVALID, t->off, field, "missing, found event_data field");
 }
 
@@ -389,8 +389,8 @@ static int cel_tlv_header(struct cel_reader *rd, const char *field, struct cel_t
 
 	if (rd->end - rd->pos < CEL_TL_SIZE)
 		return cel_fail(rd, AICERT_ERR_INVALID, rd->pos, field,
-		                "truncated: %zu bytes left, a field needs at least %u",
-		                rd->end - rd->pos, CEL_TL_SIZE);
+				"truncated: %zu bytes left, a field needs at least %u",
+				rd->end - rd->pos, CEL_TL_SIZE);
 	t->off = rd->pos;
 	t->type = p[0];
 	t->len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
@@ -405,16 +405,16 @@ static int cel_tlv_body(struct cel_reader *rd, const char *field, size_t max, st
 
 	if (t->len > max)
 		return cel_fail(rd, AICERT_ERR_TOO_BIG, t->off, field,
-		                "length %u over the limit of %zu", t->len, max);
+				"length %u over the limit of %zu", t->len, max);
 	if (t->len > left)
 		return cel_fail(rd, AICERT_ERR_INVALID, t->off, field,
-		                "length %u exceeds the %zu bytes left", t->len, left);
+				"length %u exceeds the %zu bytes left", t->len, left);
 	rd->pos = t->off + CEL_TL_SIZE + t->len;
 	return 0;
 }
 
 static int cel_tlv_expect(struct cel_reader *rd, uint8_t want, const char *field, size_t max,
-                          struct cel_tlv *t)
+			  struct cel_tlv *t)
 {
 	int r;
 
@@ -428,7 +428,7 @@ static int cel_tlv_expect(struct cel_reader *rd, uint8_t want, const char *field
 
 /* A reader over the value of t, one level down. */
 static struct cel_reader cel_sub(const struct cel_reader *rd, const struct cel_tlv *t,
-                                 enum cel_level level)
+				 enum cel_level level)
 {
 	struct cel_reader sub = *rd;
 
@@ -439,7 +439,7 @@ static struct cel_reader cel_sub(const struct cel_reader *rd, const struct cel_t
 }
 
 static int cel_read_uint(struct cel_reader *rd, uint8_t want, const char *field, size_t width,
-                         uint64_t *v)
+			 uint64_t *v)
 {
 	struct cel_tlv t = {0};
 	uint64_t x = 0;
@@ -452,10 +452,10 @@ static int cel_read_uint(struct cel_reader *rd, uint8_t want, const char *field,
 		return cel_fail(rd, AICERT_ERR_INVALID, t.off, field, "empty integer");
 	if (t.len > width)
 		return cel_fail(rd, AICERT_ERR_INVALID, t.off, field,
-		                "integer of %u bytes, at most %zu allowed", t.len, width);
+				"integer of %u bytes, at most %zu allowed", t.len, width);
 	if (t.len > 1 && t.val[0] == 0)
 		return cel_fail(rd, AICERT_ERR_INVALID, t.off, field,
-		                "integer not minimally encoded (leading zero byte)");
+				"integer not minimally encoded (leading zero byte)");
 	for (uint32_t i = 0; i < t.len; i++)
 		x = x << 8 | t.val[i];
 	*v = x;
@@ -473,8 +473,8 @@ static int cel_read_recnum(struct cel_reader *rd)
 		return r;
 	if (v != rd->rec)
 		return cel_fail(rd, AICERT_ERR_INVALID, off, "recnum",
-		                "value %llu, expected %zu (records count up from 0 without gaps)",
-		                (unsigned long long)v, rd->rec);
+				"value %llu, expected %zu (records count up from 0 without gaps)",
+				(unsigned long long)v, rd->rec);
 	return 0;
 }
 
@@ -489,7 +489,7 @@ static int cel_read_pcr(struct cel_reader *rd, uint32_t *pcr)
 		return r;
 	if (v >= CEL_PCR_COUNT)
 		return cel_fail(rd, AICERT_ERR_INVALID, off, "pcr", "value %llu out of range",
-		                (unsigned long long)v);
+				(unsigned long long)v);
 	*pcr = (uint32_t)v;
 	return 0;
 }
@@ -528,24 +528,24 @@ static int cel_read_digests(struct cel_reader *rd, uint8_t sha256[32])
 		return r;
 	if (d.type != CEL_ALG_SHA256)
 		return cel_fail(rd, AICERT_ERR_INVALID, d.off, "digests",
-		                "%s digest (algorithm 0x%02x) not accepted, only sha256",
-		                cel_alg_name(d.type), d.type);
+				"%s digest (algorithm 0x%02x) not accepted, only sha256",
+				cel_alg_name(d.type), d.type);
 	r = cel_tlv_body(&sub, "digests", UINT32_MAX, &d);
 	if (r < 0)
 		return r;
 	if (d.len != CEL_SHA256_SIZE)
 		return cel_fail(rd, AICERT_ERR_INVALID, d.off, "digests",
-		                "sha256 digest of %u bytes, expected 32", d.len);
+				"sha256 digest of %u bytes, expected 32", d.len);
 	if (sub.pos != sub.end)
 		return cel_fail(rd, AICERT_ERR_INVALID, sub.pos, "digests",
-		                "more than one digest, only a single sha256 is accepted");
+				"more than one digest, only a single sha256 is accepted");
 	memcpy(sha256, d.val, CEL_SHA256_SIZE);
 	return 0;
 }
 
 /* The pcclient_std content; *data points into the log being decoded. */
 static int cel_read_content(struct cel_reader *rd, uint32_t *event_type, const uint8_t **data,
-                            size_t *data_len)
+			    size_t *data_len)
 {
 	struct cel_reader sub;
 	struct cel_tlv t = {0}, d = {0};
@@ -564,7 +564,7 @@ static int cel_read_content(struct cel_reader *rd, uint32_t *event_type, const u
 		return r;
 	if (sub.pos != sub.end)
 		return cel_fail(rd, AICERT_ERR_INVALID, sub.pos, "content",
-		                "%zu bytes after event_data", sub.end - sub.pos);
+				"%zu bytes after event_data", sub.end - sub.pos);
 	*event_type = (uint32_t)type;
 	*data = d.val;
 	*data_len = d.len;
@@ -581,7 +581,7 @@ static int cel_read_record(struct cel_reader *rd, struct cel_log *log)
 
 	if (log->n >= CEL_MAX_RECORDS)
 		return cel_fail(rd, AICERT_ERR_TOO_BIG, rd->pos, "recnum", "more than %u records",
-		                CEL_MAX_RECORDS);
+				CEL_MAX_RECORDS);
 	r = cel_read_recnum(rd);
 	if (r < 0)
 		return r;
@@ -606,7 +606,7 @@ int cel_decode(const uint8_t *buf, size_t len, struct cel_log *log)
 	assert(log && log->n == 0 && (buf || len == 0));
 	if (len > CEL_MAX_LOG_BYTES)
 		return err_set(AICERT_ERR_TOO_BIG, "runtime log: %zu bytes, at most %u allowed",
-		               len, CEL_MAX_LOG_BYTES);
+			       len, CEL_MAX_LOG_BYTES);
 	for (rd.rec = 0; rd.pos < rd.end; rd.rec++) {
 		r = cel_read_record(&rd, &tmp);
 		if (r < 0)
@@ -638,7 +638,7 @@ static int cel_extend(uint8_t pcr[32], const uint8_t digest[32])
 		unsigned long e = ERR_get_error();
 
 		return err_set(AICERT_ERR_CRYPTO, "runtime log replay: SHA-256 failed: %s",
-		               e ? ERR_error_string(e, NULL) : "no OpenSSL error");
+			       e ? ERR_error_string(e, NULL) : "no OpenSSL error");
 	}
 	return 0;
 }
@@ -652,16 +652,16 @@ int cel_replay(const struct cel_log *log, size_t n, uint8_t pcrs[24][32], uint32
 	assert(log && pcrs && touched);
 	if (n > log->n)
 		return err_set(AICERT_ERR_INVALID,
-		               "runtime log replay: %zu records asked, log has %zu", n, log->n);
+			       "runtime log replay: %zu records asked, log has %zu", n, log->n);
 	memset(v, 0, sizeof(v));
 	for (size_t i = 0; i < n; i++) {
 		const struct cel_record *rec = &log->recs[i];
 
 		if (!cel_pcr_allowed(rec->pcr))
 			return err_set(AICERT_ERR_INVALID,
-			               "runtime log record %zu: PCR %u may not appear in a runtime "
-			               "log (allowed: 8-16, 23)",
-			               i, rec->pcr);
+				       "runtime log record %zu: PCR %u may not appear in a runtime "
+				       "log (allowed: 8-16, 23)",
+				       i, rec->pcr);
 		r = cel_extend(v[rec->pcr], rec->sha256);
 		if (r < 0)
 			return r;

@@ -41,7 +41,7 @@ struct cel_log {
  * is AICERT_ERR_INVALID; more than CEL_MAX_CONTENT bytes of data or a log of
  * CEL_MAX_RECORDS already is AICERT_ERR_TOO_BIG. log is unchanged on failure. */
 int cel_append(struct cel_log *log, uint32_t pcr, const uint8_t sha256[32], uint32_t event_type,
-               const uint8_t *data, size_t data_len);
+	       const uint8_t *data, size_t data_len);
 
 /* Drops records from index n on (nothing when n >= log->n). */
 void cel_truncate(struct cel_log *log, size_t n);

@@ -52,7 +52,7 @@ static void wb_put(struct wbuf *w, const void *p, size_t len)
 static void wb_tl(struct wbuf *w, uint8_t type, uint32_t len)
 {
 	uint8_t h[5] = {type, (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
-	                (uint8_t)len};
+			(uint8_t)len};
 
 	wb_put(w, h, sizeof(h));
 }
@@ -98,7 +98,7 @@ static void wb_content(struct wbuf *w, uint32_t event_type, const void *data, ui
 }
 
 static void wb_record(struct wbuf *w, uint64_t recnum, uint32_t pcr, const uint8_t digest[32],
-                      uint32_t event_type, const void *data, uint32_t len)
+		      uint32_t event_type, const void *data, uint32_t len)
 {
 	wb_uint(w, 0, recnum, min_width(recnum));
 	wb_uint(w, 1, pcr, min_width(pcr));
@@ -115,7 +115,7 @@ static void wb_free(struct wbuf *w)
 /* ---- helpers ---- */
 
 static const uint8_t D1[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
-                               17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+			       17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const uint8_t D2[32] = {[0] = 0xaa, [31] = 0x55};
 static const uint8_t ZERO[32];
 
@@ -129,7 +129,7 @@ static void assert_rejects(const uint8_t *buf, size_t len, int code, const char 
 	r = cel_decode(buf, len, &log);
 	if (r != code || (want && !strstr(err_msg(r), want)))
 		print_error("decode gave %d \"%s\", expected %d with \"%s\"\n", r, err_msg(r), code,
-		            want ? want : "");
+			    want ? want : "");
 	assert_int_equal(r, code);
 	if (want)
 		assert_non_null(strstr(err_msg(r), want));
@@ -279,9 +279,9 @@ static void cel_decode_rejects_every_truncation(void **state)
 
 		for (size_t j = 0; j < i; j++)
 			assert_int_equal(cel_append(&part, log.recs[j].pcr, log.recs[j].sha256,
-			                            log.recs[j].event_type, log.recs[j].data,
-			                            log.recs[j].data_len),
-			                 0);
+						    log.recs[j].event_type, log.recs[j].data,
+						    log.recs[j].data_len),
+					 0);
 		assert_int_equal(cel_encode(&part, &b, &l), 0);
 		bounds[nb++] = l;
 		free(b);
@@ -330,7 +330,7 @@ static void cel_decode_rejects_recnum_gap(void **state)
 	wb_record(&w, 0, 14, D1, 1, NULL, 0);
 	wb_record(&w, 2, 14, D1, 1, NULL, 0);
 	assert_rejects_wb(&w, AICERT_ERR_INVALID,
-	                  "record 1 at offset 70: recnum: value 2, expected 1");
+			  "record 1 at offset 70: recnum: value 2, expected 1");
 
 	wb_record(&w, 1, 14, D1, 1, NULL, 0);
 	assert_rejects_wb(&w, AICERT_ERR_INVALID, "recnum: value 1, expected 0");
@@ -510,7 +510,7 @@ static void cel_decode_rejects_pcr_out_of_range(void **state)
 
 	wb_record(&w, 0, 31, D1, 1, NULL, 0);
 	assert_rejects_wb(&w, AICERT_ERR_INVALID,
-	                  "runtime log record 0 at offset 6: pcr: value 31 out of range");
+			  "runtime log record 0 at offset 6: pcr: value 31 out of range");
 
 	wb_record(&w, 0, 24, D1, 1, NULL, 0);
 	assert_rejects_wb(&w, AICERT_ERR_INVALID, "pcr: value 24 out of range");
@@ -592,7 +592,7 @@ static void cel_decode_rejects_oversized_lengths(void **state)
 	big = calloc(1, (size_t)CEL_MAX_LOG_BYTES + 1);
 	assert_non_null(big);
 	assert_rejects(big, (size_t)CEL_MAX_LOG_BYTES + 1, AICERT_ERR_TOO_BIG,
-	               "runtime log: 67108865 bytes");
+		       "runtime log: 67108865 bytes");
 	free(big);
 }
 
@@ -609,7 +609,7 @@ static void cel_decode_rejects_too_many_records(void **state)
 static void cel_decode_rejects_lengths_near_uint32_max(void **state)
 {
 	static const uint32_t lens[] = {UINT32_MAX,  UINT32_MAX - 4, UINT32_MAX - 5,
-	                                0x80000000u, 0x7fffffffu,    0x00ffffffu};
+					0x80000000u, 0x7fffffffu,    0x00ffffffu};
 	/* Offsets of the length fields in wb_record(0, 14, D1, 1, "ab", 2). */
 	static const size_t at[] = {1, 7, 13, 18, 55, 60, 66};
 	struct wbuf w = {0};
@@ -720,7 +720,7 @@ static void cel_encode_refuses_more_than_max_log_bytes(void **state)
 	assert_non_null(recs);
 	for (size_t i = 0; i < n; i++)
 		recs[i] = (struct cel_record){
-		        .recnum = i, .pcr = 14, .data = shared, .data_len = sizeof(shared)};
+			.recnum = i, .pcr = 14, .data = shared, .data_len = sizeof(shared)};
 	assert_int_equal(cel_encode(&log, &buf, &len), AICERT_ERR_TOO_BIG);
 	assert_non_null(strstr(err_msg(AICERT_ERR_TOO_BIG), "encoding exceeds 67108864 bytes"));
 	assert_null(buf);
@@ -768,9 +768,9 @@ static void cel_replay_matches_hand_computation(void **state)
 	assert_memory_equal(pcrs[23], ZERO, 32);
 	/* Known answer: SHA-256 of 64 zero bytes. */
 	assert_int_equal(hex_decode("f5a5fd42d16a20302798ef6ed309979b"
-	                            "43003d2320d9f0e8ea9831a92759fb4b",
-	                            zz, sizeof(zz), &len),
-	                 0);
+				    "43003d2320d9f0e8ea9831a92759fb4b",
+				    zz, sizeof(zz), &len),
+			 0);
 	assert_memory_equal(pcrs[15], zz, 32);
 	cel_clear(&log);
 }
@@ -877,29 +877,29 @@ int main(void)
 {
 	const char *corpus = getenv("AICERT_CEL_WRITE_CORPUS");
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(cel_round_trips_records),
-	        cmocka_unit_test(cel_encodes_the_tcg_tlv_layout),
-	        cmocka_unit_test(cel_decodes_independently_built_log),
-	        cmocka_unit_test(cel_empty_log_encodes_and_decodes),
-	        cmocka_unit_test(cel_decode_rejects_every_truncation),
-	        cmocka_unit_test(cel_decode_rejects_trailing_bytes),
-	        cmocka_unit_test(cel_decode_rejects_recnum_gap),
-	        cmocka_unit_test(cel_decode_rejects_duplicated_or_missing_fields),
-	        cmocka_unit_test(cel_decode_rejects_unknown_types),
-	        cmocka_unit_test(cel_decode_requires_one_sha256_digest),
-	        cmocka_unit_test(cel_decode_rejects_pcr_out_of_range),
-	        cmocka_unit_test(cel_decode_rejects_non_minimal_integers),
-	        cmocka_unit_test(cel_decode_rejects_oversized_lengths),
-	        cmocka_unit_test(cel_decode_rejects_too_many_records),
-	        cmocka_unit_test(cel_decode_rejects_lengths_near_uint32_max),
-	        cmocka_unit_test(cel_append_rejects_bad_records),
-	        cmocka_unit_test(cel_append_stops_at_max_records),
-	        cmocka_unit_test(cel_truncate_and_clear),
-	        cmocka_unit_test(cel_encode_rejects_tampered_records),
-	        cmocka_unit_test(cel_encode_refuses_more_than_max_log_bytes),
-	        cmocka_unit_test(cel_replay_matches_hand_computation),
-	        cmocka_unit_test(cel_replay_covers_a_prefix),
-	        cmocka_unit_test(cel_replay_rejects_pcrs_outside_runtime_set),
+		cmocka_unit_test(cel_round_trips_records),
+		cmocka_unit_test(cel_encodes_the_tcg_tlv_layout),
+		cmocka_unit_test(cel_decodes_independently_built_log),
+		cmocka_unit_test(cel_empty_log_encodes_and_decodes),
+		cmocka_unit_test(cel_decode_rejects_every_truncation),
+		cmocka_unit_test(cel_decode_rejects_trailing_bytes),
+		cmocka_unit_test(cel_decode_rejects_recnum_gap),
+		cmocka_unit_test(cel_decode_rejects_duplicated_or_missing_fields),
+		cmocka_unit_test(cel_decode_rejects_unknown_types),
+		cmocka_unit_test(cel_decode_requires_one_sha256_digest),
+		cmocka_unit_test(cel_decode_rejects_pcr_out_of_range),
+		cmocka_unit_test(cel_decode_rejects_non_minimal_integers),
+		cmocka_unit_test(cel_decode_rejects_oversized_lengths),
+		cmocka_unit_test(cel_decode_rejects_too_many_records),
+		cmocka_unit_test(cel_decode_rejects_lengths_near_uint32_max),
+		cmocka_unit_test(cel_append_rejects_bad_records),
+		cmocka_unit_test(cel_append_stops_at_max_records),
+		cmocka_unit_test(cel_truncate_and_clear),
+		cmocka_unit_test(cel_encode_rejects_tampered_records),
+		cmocka_unit_test(cel_encode_refuses_more_than_max_log_bytes),
+		cmocka_unit_test(cel_replay_matches_hand_computation),
+		cmocka_unit_test(cel_replay_covers_a_prefix),
+		cmocka_unit_test(cel_replay_rejects_pcrs_outside_runtime_set),
 	};
 
 	if (corpus)

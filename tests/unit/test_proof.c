@@ -99,11 +99,11 @@ static void binding_and_root_follow_their_definitions(void **state)
 	assert_memory_equal(got, want, 32);
 }
 
-#define MINIMAL_PROOF \
-	"{\"version\":\"aicert-proof/v1\",\"evidence\":{\"platform\":\"development\"," \
-	"\"job_id\":\"\",\"nonce\":\"00112233445566778899aabbccddeeff\",\"tpm\":{" \
-	"\"ek_public\":\"AA==\",\"ek_certificates\":[\"AA==\"],\"ak_public\":\"AA==\"," \
-	"\"ak_certificates\":[\"AA==\"]},\"quote\":{\"attest\":\"AA==\",\"signature\":\"AA==\"}," \
+#define MINIMAL_PROOF                                                                              \
+	"{\"version\":\"aicert-proof/v1\",\"evidence\":{\"platform\":\"development\","             \
+	"\"job_id\":\"\",\"nonce\":\"00112233445566778899aabbccddeeff\",\"tpm\":{"                 \
+	"\"ek_public\":\"AA==\",\"ek_certificates\":[\"AA==\"],\"ak_public\":\"AA==\","            \
+	"\"ak_certificates\":[\"AA==\"]},\"quote\":{\"attest\":\"AA==\",\"signature\":\"AA==\"},"  \
 	"\"pcrs\":{\"sha256\":{\"14\":\"%s\"}},\"event_logs\":{\"boot\":\"\",\"runtime\":\"\"}}%s}"
 
 static int parse_variant(const char *pcr, const char *tail)
