@@ -110,9 +110,10 @@ static int ca_add_conf_ext(X509 *x, X509V3_CTX *ctx, int nid, const char *value)
 	return 0;
 }
 
+/* SHA-256 with either key type: the CA signs with P-256 or RSA-3072. */
 static const EVP_MD *ca_sign_md(const EVP_PKEY *key)
 {
-	return EVP_PKEY_is_a(key, "RSA") ? EVP_sha256() : EVP_sha384();
+	return EVP_sha256();
 }
 
 /* ---- ca init ------------------------------------------------------------------ */
@@ -203,7 +204,7 @@ static int ca_refuse_existing(const char *dir)
 static int ca_keygen(enum ca_alg alg, EVP_PKEY **ret)
 {
 	EVP_PKEY *key = alg == CA_ALG_RSA ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072)
-					  : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+					  : EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 
 	if (!key)
 		return ca_ossl(AICERT_ERR_CRYPTO, "generating the CA key failed");

@@ -57,7 +57,7 @@ struct ekcert_tpm;
 #define CA_CLOCK_SKEW_S    300
 
 enum ca_alg {
-	CA_ALG_ECC = 0, /* P-384, ECDSA with SHA-384 */
+	CA_ALG_ECC = 0, /* P-256, ECDSA with SHA-256: fast to verify, 128-bit security */
 	CA_ALG_RSA = 1, /* RSA-3072, PKCS#1 v1.5 with SHA-256 */
 };
 

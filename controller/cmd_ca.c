@@ -43,7 +43,7 @@ static void ca_usage(FILE *f)
 		"  init [--alg ecc|rsa] [--name CN] [--days N]\n"
 		"                       create an attestation CA in DIR: ca.key (0600), ca.crt,\n"
 		"                       runners/; refuses to overwrite an existing CA\n"
-		"                       (ecc: P-384 with SHA-384, the default; rsa: RSA-3072)\n"
+		"                       (ecc: P-256 with SHA-256, the default; rsa: RSA-3072)\n"
 		"  runner --ak-name HEX [--out FILE]\n"
 		"                       the AK certificate issued at enrollment (PEM)\n");
 }
@@ -88,7 +88,7 @@ static int ca_init_run(const struct ca_args *args)
 	printf("attestation CA created in %s\n  %s/" CA_KEY_FILE "  private key (%s), mode 0600\n"
 	       "  %s/" CA_CERT_FILE "  certificate, subject %s\n  %s/" CA_RUNNERS_DIR
 	       "/  runner records\n",
-	       args->dir, args->dir, o.alg == CA_ALG_RSA ? "RSA-3072" : "ECC P-384", args->dir,
+	       args->dir, args->dir, o.alg == CA_ALG_RSA ? "RSA-3072" : "ECC P-256", args->dir,
 	       subject, args->dir);
 	ca_free(ca);
 	return 0;

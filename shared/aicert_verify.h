@@ -19,6 +19,11 @@
 #include <stdint.h>
 
 struct aicert_result;
+struct aicert_policy;
+
+/* A policy loaded once, for verifying many proofs against it. */
+int aicert_policy_load(const char *path, struct aicert_policy **ret);
+void aicert_policy_free(struct aicert_policy *p);
 
 enum aicert_check_status {
 	AICERT_CHECK_PASS = 0,
@@ -28,9 +33,10 @@ enum aicert_check_status {
 };
 
 struct aicert_verify_opts {
-	const char *policy_path; /* required */
-	const char *model_dir;   /* optional: files that must be exactly the outputs */
-	const uint8_t *nonce;    /* optional: the nonce this verifier chose */
+	const char *policy_path;            /* required, unless policy is given */
+	const struct aicert_policy *policy; /* a loaded policy; used instead of policy_path */
+	const char *model_dir;              /* optional: files that must be exactly the outputs */
+	const uint8_t *nonce;               /* optional: the nonce this verifier chose */
 	size_t nonce_len;
 	int64_t now; /* seconds since the epoch for certificate validity; 0: now */
 };

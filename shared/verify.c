@@ -197,7 +197,7 @@ int aicert_result_json(const struct aicert_result *r, char **json)
 
 static void vctx_clear(struct vctx *c)
 {
-	policy_free(c->policy);
+	policy_free(c->own_policy);
 	proof_free(c->proof);
 	X509_free(c->ek_cert);
 	X509_free(c->ak_cert);
@@ -236,11 +236,16 @@ int aicert_verify(const char *name, const uint8_t *proof, size_t len,
 	struct vctx c = {.opts = opts};
 	int r;
 
-	if (!opts || !opts->policy_path)
+	if (!opts || (!opts->policy_path && !opts->policy))
 		return err_set(AICERT_ERR_INVALID, "a policy is required");
-	r = policy_load(opts->policy_path, &c.policy);
-	if (r < 0)
-		return err_wrap(r, "policy");
+	if (opts->policy) {
+		c.policy = (const struct policy *)opts->policy;
+	} else {
+		r = policy_load(opts->policy_path, &c.own_policy);
+		if (r < 0)
+			return err_wrap(r, "policy");
+		c.policy = c.own_policy;
+	}
 	r = result_new(&res);
 	if (r < 0)
 		goto out;
@@ -267,6 +272,16 @@ out:
 	aicert_result_free(res);
 	vctx_clear(&c);
 	return r;
+}
+
+int aicert_policy_load(const char *path, struct aicert_policy **ret)
+{
+	return policy_load(path, (struct policy **)ret);
+}
+
+void aicert_policy_free(struct aicert_policy *p)
+{
+	policy_free((struct policy *)p);
 }
 
 int aicert_verify_file(const char *proof_path, const struct aicert_verify_opts *opts,

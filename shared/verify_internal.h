@@ -26,7 +26,8 @@ struct tcglog;
 
 struct vctx {
 	const struct aicert_verify_opts *opts;
-	struct policy *policy;
+	const struct policy *policy;
+	struct policy *own_policy; /* when loaded here from opts->policy_path */
 	struct proof *proof;
 	time_t now;
 
