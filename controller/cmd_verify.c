@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "aicert_verify.h"
@@ -134,6 +135,15 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (a.nonce_hex)
 		opts.nonce = nonce;
+	if (a.model) {
+		struct stat st;
+
+		if (stat(a.model, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			cli_fail(err_set(AICERT_ERR_NOT_FOUND,
+					 "--model %s: not a readable directory", a.model));
+			return CLI_EXIT_USAGE;
+		}
+	}
 	policy = a.policy ? strdup(a.policy) : verify_default_policy(a.proof);
 	opts.policy_path = policy;
 	opts.model_dir = a.model;

@@ -132,20 +132,21 @@ static int joblog_root(struct joblog *jl)
 static int joblog_select(struct joblog *jl, const char *job_id, const uint8_t *nonce,
 			 size_t nonce_len)
 {
-	bool found = false;
+	bool seen = false, last = false;
 
 	for (size_t i = 0; i < jl->n; i++) {
 		const struct events_job_start *s = &jl->events[i].u.start;
 
 		if (jl->events[i].kind != EVENTS_JOB_START)
 			continue;
-		if (strcmp(s->job_id, job_id) == 0 && found)
+		last = strcmp(s->job_id, job_id) == 0;
+		if (last && seen)
 			return err_set(AICERT_ERR_REJECTED, "job '%s' starts twice in the log",
 				       job_id);
-		found = strcmp(s->job_id, job_id) == 0;
+		seen |= last;
 		jl->job_first = i;
 	}
-	if (!found)
+	if (!last)
 		return err_set(AICERT_ERR_REJECTED,
 			       "the log's last job is not '%s' (a quote from another job?)",
 			       job_id);

@@ -166,7 +166,8 @@ int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n)
 		return r;
 	}
 	/* alphasort follows the locale; the proof orders by bytes. */
-	qsort(l.files, l.n, sizeof(*l.files), modeldir_cmp);
+	if (l.n > 1)
+		qsort(l.files, l.n, sizeof(*l.files), modeldir_cmp);
 	*files = l.files;
 	*n = l.n;
 	return 0;

@@ -8,7 +8,8 @@
  *   ak_ca: [PEM, ...]              # attestation CAs whose AK certificates count
  *   required_pcrs: [8, 14]         # SHA-256 PCRs every quote must cover
  *   allow_development: false       # accept proofs from unmeasured (local) runners
- *   boot_pcrs: {"0": HEX, ...}     # optional reference SHA-256 values
+ *   boot_pcrs: {0: HEX, ...}       # reference SHA-256 values; a measured boot
+ *                                  # needs PCRs 0-7
  *   expected_inputs:               # optional
  *     - {name: base_model, sha256: HEX}
  *

@@ -65,6 +65,13 @@ static int verify_boot_reference(struct vctx *c)
 {
 	const struct policy *pol = c->policy;
 
+	/* A boot log proves what was measured, not that it was what you
+	 * expect: without reference values nothing is known of the boot. */
+	if ((pol->boot_pcr_mask & FIRMWARE_PCRS) != FIRMWARE_PCRS)
+		return err_set(AICERT_ERR_REJECTED,
+			       "a measured platform, but the policy has no reference values for "
+			       "PCRs 0-7 (boot_pcrs): nothing says which boot chain is trusted");
+
 	for (unsigned i = 0; i < 24; i++) {
 		char want[65], got[65];
 
