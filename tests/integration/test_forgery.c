@@ -282,6 +282,31 @@ static void forgery_cli_names_the_check(void **state)
 	assert_non_null(strstr(out, "REJECTED by quote.signature"));
 }
 
+/* The outputs root in the proof is what sigstore's model signing computes,
+ * reproduced with standard tools: sha256sum of the files in sorted order, then
+ * SHA-256 of the concatenated raw digests. */
+static void outputs_root_matches_standard_tools(void **state)
+{
+	struct fx *f = *state;
+	struct proof *p = forge_good(f);
+	const json_t *subjects = json_object_get(p->statement, "subject");
+	const json_t *root = json_array_get(subjects, json_array_size(subjects) - 1);
+	char script[PATH_MAX + 256], out[256];
+	const char *sh[] = {"bash", "-c", script, NULL};
+
+	snprintf(script, sizeof(script),
+		 "cd '%s' && find . -type f | sed 's|^\\./||' | LC_ALL=C sort | "
+		 "while read -r f; do sha256sum \"$f\" | cut -c1-64; done | tr -d '\\n' | "
+		 "sed 's/../\\\\x&/g' | { read -r h; printf \"$h\"; } | sha256sum | cut -c1-64",
+		 f->model_dir);
+	assert_int_equal(harness_run_capture(sh, out, sizeof(out), NULL), 0);
+	out[strcspn(out, "\n")] = '\0';
+	assert_string_equal(json_string_value(json_object_get(root, "name")), ".");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(root, "digest"), "sha256")), out);
+	proof_free(p);
+}
+
 static void forgery_summary(void **state)
 {
 	printf("\n%zu forgeries, %zu controls\n", forgery_cases, forgery_controls);
@@ -305,6 +330,7 @@ int main(void)
 		cmocka_unit_test(forgery_model),
 		cmocka_unit_test(forgery_platform),
 		cmocka_unit_test(forgery_cli_names_the_check),
+		cmocka_unit_test(outputs_root_matches_standard_tools),
 		cmocka_unit_test(forgery_summary),
 	};
 	const char *verbose = getenv("AICERT_FORGERY_VERBOSE");
