@@ -508,6 +508,17 @@ static void fx_later_jobs(struct fx *f)
 	fx_requote(f, &f->good, FX_RESET_JOB, reset, &f->reset);
 }
 
+/* With AICERT_EXAMPLE_DIR set, keeps the good job proof and its policy
+ * there: docs/examples/ holds such a pair. */
+static void fx_keep_example(const struct fx *f)
+{
+	const char *dir = getenv("AICERT_EXAMPLE_DIR");
+	const char *cp[] = {"cp", f->good_path, f->policy, dir, NULL};
+
+	if (dir)
+		assert_int_equal(harness_run(cp), 0);
+}
+
 /* ---- setup and teardown ---------------------------------------------------------------------- */
 
 static void fx_build(struct fx *f)
@@ -537,6 +548,7 @@ static void fx_build(struct fx *f)
 	fx_prove_file(f, FX_GOOD_JOB, f->good_path, &f->good);
 	fx_path(f, "platform.proof.json", f->platform_path);
 	fx_prove_file(f, "", f->platform_path, &f->platform);
+	fx_keep_example(f);
 	/* Quotes while the PCRs hold the good job. */
 	fx_tpm_quote(&f->a, FX_OTHER_JOB, f->nonce, TPM2_ALG_SHA256, mask, &f->q_other_job);
 	memcpy(f->other_nonce, f->nonce, FX_NONCE_LEN);
