@@ -94,6 +94,16 @@ int agentc_event_log(struct rpc_client *c, Aicert__V1__EventLogReply **ret)
 	AGENTC_CALL(c, aicert__v1__agent__event_log, Aicert__V1__EventLogReply, &req, ret);
 }
 
+void agentc_bank(uint32_t hash_alg, uint32_t mask, Aicert__V1__PcrBank *bank, uint32_t *list)
+{
+	bank->hash_alg = hash_alg;
+	bank->n_pcrs = 0;
+	for (unsigned i = 0; i < 24; i++)
+		if (mask >> i & 1)
+			list[bank->n_pcrs++] = i;
+	bank->pcrs = list;
+}
+
 int agentc_parse_pcrs(const char *s, uint32_t *mask)
 {
 	uint32_t m = 0;

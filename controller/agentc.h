@@ -54,6 +54,10 @@ int agentc_quote(struct rpc_client *c, const Aicert__V1__QuoteRequest *req,
 		 Aicert__V1__QuoteReply **ret);
 int agentc_event_log(struct rpc_client *c, Aicert__V1__EventLogReply **ret);
 
+/* Fills bank with the PCRs of mask (bit i: PCR i) in hash_alg's bank;
+ * list (24 entries) holds the numbers bank points to. */
+void agentc_bank(uint32_t hash_alg, uint32_t mask, Aicert__V1__PcrBank *bank, uint32_t *list);
+
 /* Parses "0,8,14" or "0-7,14" into a PCR bit mask. */
 int agentc_parse_pcrs(const char *s, uint32_t *mask);
 

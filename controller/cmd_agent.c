@@ -168,18 +168,15 @@ static int agent_pcrs_run(struct rpc_client *c, const struct agent_args *args)
 	Aicert__V1__ReadPcrsRequest req = AICERT__V1__READ_PCRS_REQUEST__INIT;
 	Aicert__V1__PcrBank bank = AICERT__V1__PCR_BANK__INIT, *banks[1] = {&bank};
 	Aicert__V1__ReadPcrsReply *rep = NULL;
-	uint32_t mask = 0xffffff, list[24];
+	uint32_t mask = 0xffffff, list[24], alg;
 	int r;
 
-	r = agent_bank(args->bank, &bank.hash_alg);
+	r = agent_bank(args->bank, &alg);
 	if (r == 0 && args->pcrs)
 		r = agentc_parse_pcrs(args->pcrs, &mask);
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < 24; i++)
-		if (mask >> i & 1)
-			list[bank.n_pcrs++] = i;
-	bank.pcrs = list;
+	agentc_bank(alg, mask, &bank, list);
 	req.banks = banks;
 	req.n_banks = 1;
 	r = agentc_read_pcrs(c, &req, &rep);
@@ -258,7 +255,7 @@ static int agent_quote_check(const Aicert__V1__QuoteReply *q, const TPMT_PUBLIC 
 static int agent_quote_request(const struct agent_args *args, uint8_t *nonce, size_t *nonce_len,
 			       Aicert__V1__PcrBank *bank, uint32_t *list)
 {
-	uint32_t mask;
+	uint32_t mask, alg;
 	int r;
 
 	if (!args->nonce_hex || !args->pcrs || !args->out_dir)
@@ -269,15 +266,12 @@ static int agent_quote_request(const struct agent_args *args, uint8_t *nonce, si
 		return err_wrap(r, "--nonce");
 	if (*nonce_len == 0)
 		return err_set(AICERT_ERR_INVALID, "--nonce: 1 to 64 bytes of hex");
-	r = agent_bank(args->bank, &bank->hash_alg);
+	r = agent_bank(args->bank, &alg);
 	if (r == 0)
 		r = agentc_parse_pcrs(args->pcrs, &mask);
 	if (r < 0)
 		return r;
-	for (unsigned i = 0; i < 24; i++)
-		if (mask >> i & 1)
-			list[bank->n_pcrs++] = i;
-	bank->pcrs = list;
+	agentc_bank(alg, mask, bank, list);
 	return 0;
 }
 

@@ -140,11 +140,7 @@ static int show_export(const struct proof *p, const char *dir)
 	char hex[2 * sizeof(a.extraData.buffer) + 1];
 	int r;
 
-	for (size_t i = 0; i < p->n_pcrs; i++)
-		v[i] = (struct attest_pcr_value){.hash_alg = p->pcrs[i].hash_alg,
-						 .pcr = p->pcrs[i].pcr,
-						 .digest = p->pcrs[i].digest,
-						 .size = p->pcrs[i].len};
+	proof_pcr_values(p, v);
 	r = tpmkey_parse_public(p->ak_public.data, p->ak_public.len, &ak);
 	if (r == 0)
 		r = attest_parse(p->attest.data, p->attest.len, &a);

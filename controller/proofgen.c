@@ -141,11 +141,7 @@ static int proofgen_quote(const struct proofgen_opts *o, struct proof *p)
 	r = events_binding(o->job_id, o->nonce, o->nonce_len, binding);
 	if (r < 0)
 		return r;
-	bank.hash_alg = TPM2_ALG_SHA256;
-	for (unsigned i = 0; i < 24; i++)
-		if (mask >> i & 1)
-			list[bank.n_pcrs++] = i;
-	bank.pcrs = list;
+	agentc_bank(TPM2_ALG_SHA256, mask, &bank, list);
 	req.banks = banks;
 	req.n_banks = 1;
 	req.qualifying_data.data = binding;

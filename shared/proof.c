@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attest.h"
 #include "b64.h"
 #include "err.h"
 #include "fileio.h"
@@ -28,6 +29,15 @@ const char *proof_bank_name(uint16_t hash_alg)
 		if (proof_banks[i].alg == hash_alg)
 			return proof_banks[i].name;
 	return NULL;
+}
+
+void proof_pcr_values(const struct proof *p, struct attest_pcr_value *v)
+{
+	for (size_t i = 0; i < p->n_pcrs; i++)
+		v[i] = (struct attest_pcr_value){.hash_alg = p->pcrs[i].hash_alg,
+						 .pcr = p->pcrs[i].pcr,
+						 .digest = p->pcrs[i].digest,
+						 .size = p->pcrs[i].len};
 }
 
 void proof_free(struct proof *p)

@@ -72,6 +72,12 @@ int proof_save(const struct proof *p, const char *path);
 /* Frees p and everything it owns. NULL-safe. */
 void proof_free(struct proof *p);
 
+struct attest_pcr_value;
+
+/* The PCR values of p as attest.h takes them (pointing into p); v holds
+ * p->n_pcrs entries. */
+void proof_pcr_values(const struct proof *p, struct attest_pcr_value *v);
+
 /* The name of a PCR bank ("sha256") or NULL for one proofs do not carry. */
 const char *proof_bank_name(uint16_t hash_alg);
 

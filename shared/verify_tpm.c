@@ -240,11 +240,7 @@ int verify_quote_pcrs(struct vctx *c)
 	const struct proof *p = c->proof;
 	int r;
 
-	for (size_t i = 0; i < p->n_pcrs; i++)
-		v[i] = (struct attest_pcr_value){.hash_alg = p->pcrs[i].hash_alg,
-						 .pcr = p->pcrs[i].pcr,
-						 .digest = p->pcrs[i].digest,
-						 .size = p->pcrs[i].len};
+	proof_pcr_values(p, v);
 	r = attest_check_pcrs(&c->att, attest_signature_hash(&c->sig), v, p->n_pcrs);
 	if (r < 0)
 		return err_wrap(AICERT_ERR_REJECTED, "evidence.pcrs");
