@@ -263,19 +263,19 @@ static int rtlog_find(struct rtlog *l, uint64_t request_id, uint64_t *recnum, ui
 	return 0;
 }
 
-/* After a failed TPM2_PCR_Extend: keep the record if the PCR moved to its
- * replayed value after all, drop it if the PCR did not move. */
+/* After a failed TPM2_PCR_Extend: drop the record only when the PCRs are
+ * read and show it did not happen; keep it when they show it did, or when
+ * they cannot be read (the next start reconciles the log with the PCRs). */
 static int rtlog_undo(struct rtlog *l, struct tpm *t)
 {
 	bool match;
 	int r;
 
-	r = rtlog_matches(l, t, l->log.n, &match);
-	if (r == 0 && match)
-		return 0;
+	r = rtlog_matches(l, t, l->log.n - 1, &match);
+	if (r < 0 || !match)
+		return r;
 	cel_truncate(&l->log, l->log.n - 1);
-	r = rtlog_persist(l);
-	return r;
+	return rtlog_persist(l);
 }
 
 int rtlog_extend(struct rtlog *l, struct tpm *t, uint64_t request_id, uint32_t pcr,

@@ -1,7 +1,6 @@
 /* aicert verify PROOF [--policy FILE] [--model DIR] [--nonce HEX] [--json]
  * Exit codes: 0 verified, 1 rejected, 2 unusable input. */
 #include <getopt.h>
-#include <libgen.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +26,9 @@ static void verify_usage(FILE *f)
 	fprintf(f,
 		"Usage: aicert verify PROOF [--policy FILE] [--model DIR] [--nonce HEX] [--json]\n\n"
 		"Checks a proof offline against a policy and prints every named check.\n"
-		"  --policy FILE  trust anchors and expectations (default: policy.yaml\n"
-		"                 beside the proof)\n"
+		"  --policy FILE  your trust anchors and expectations (default: $AICERT_POLICY,\n"
+		"                 ~/.config/aicert/policy.yaml, /etc/aicert/policy.yaml; never\n"
+		"                 a file that came with the proof)\n"
 		"  --model DIR    the files there must be exactly the job's outputs\n"
 		"  --nonce HEX    the nonce you chose; the proof must carry it\n"
 		"  --json         print the result as JSON\n\n"
@@ -103,15 +103,24 @@ static void verify_print(const struct aicert_result *res, const char *proof)
 		       : "");
 }
 
-/* policy.yaml beside the proof, when --policy is not given. */
-static char *verify_default_policy(const char *proof)
+/* The verifier's own policy when --policy is not given: $AICERT_POLICY, then
+ * ~/.config/aicert/policy.yaml, then /etc/aicert/policy.yaml. Never a file
+ * beside the proof: whoever ships the proof would choose the trust anchors. */
+static char *verify_default_policy(void)
 {
-	char *copy = strdup(proof), *path = NULL;
+	const char *env = getenv("AICERT_POLICY"), *home = getenv("HOME");
+	char *path = NULL;
 
-	if (copy && asprintf(&path, "%s/policy.yaml", dirname(copy)) < 0)
-		path = NULL;
-	free(copy);
-	return path;
+	if (env && *env)
+		return strdup(env);
+	if (home && asprintf(&path, "%s/.config/aicert/policy.yaml", home) >= 0) {
+		if (access(path, R_OK) == 0)
+			return path;
+		free(path);
+	}
+	if (access("/etc/aicert/policy.yaml", R_OK) == 0)
+		return strdup("/etc/aicert/policy.yaml");
+	return NULL;
 }
 
 int cmd_verify(int argc, char **argv)
@@ -144,7 +153,13 @@ int cmd_verify(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	policy = a.policy ? strdup(a.policy) : verify_default_policy(a.proof);
+	policy = a.policy ? strdup(a.policy) : verify_default_policy();
+	if (!policy) {
+		cli_fail(err_set(AICERT_ERR_INVALID,
+				 "no policy: give --policy FILE (or set AICERT_POLICY, or install "
+				 "~/.config/aicert/policy.yaml or /etc/aicert/policy.yaml)"));
+		return CLI_EXIT_USAGE;
+	}
 	opts.policy_path = policy;
 	opts.model_dir = a.model;
 	r = aicert_verify_file(a.proof, &opts, &res);

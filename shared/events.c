@@ -111,9 +111,15 @@ static int events_copy(const json_t *o, const char *key, const char *what, char 
 
 	snprintf(path, sizeof(path), "%s.%s", what, key);
 	r = jsonx_str(json_object_get(o, key), path, max, &s);
-	if (r == 0)
-		memcpy(out, s, strlen(s) + 1);
-	return r;
+	if (r < 0)
+		return r;
+	/* Names end up on terminals: no control characters. */
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return err_set(AICERT_ERR_INVALID, "%s: contains a control character",
+				       path);
+	memcpy(out, s, strlen(s) + 1);
+	return 0;
 }
 
 static int events_u32(const json_t *o, const char *key, const char *what, uint32_t *out)
@@ -257,7 +263,7 @@ static int events_parse(const json_t *o, enum events_kind kind, struct events_ev
 static int events_kind_of(uint32_t event_type, uint32_t pcr, const json_t *o,
 			  enum events_kind *kind)
 {
-	const char *name;
+	const char *name = NULL;
 
 	for (size_t k = 0; k < EVENTS_NKINDS; k++) {
 		if (events_kinds[k].type != event_type)

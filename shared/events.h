@@ -34,7 +34,7 @@
 #define EVENTS_MAX_JOB_ID 128
 #define EVENTS_MAX_NAME   128
 #define EVENTS_MAX_PATH   1024
-#define EVENTS_MAX_NONCE  32
+#define EVENTS_MAX_NONCE  64
 
 enum events_kind {
 	EVENTS_JOB_START,

@@ -84,31 +84,38 @@ static int modeldir_add(struct modeldir_list *l, const char *rel, int fd)
 
 static int modeldir_walk(int dfd, const char *prefix, int depth, struct modeldir_list *l);
 
+/* Looks before it opens: a device or FIFO is never opened, and what is
+ * opened must be what was looked at. */
 static int modeldir_entry(int dfd, const char *name, const char *prefix, int depth,
 			  struct modeldir_list *l)
 {
 	char *rel = NULL;
-	struct stat st;
-	int fd, r;
+	struct stat st, fst;
+	int fd = -1, r;
 
 	if (asprintf(&rel, "%s%s%s", prefix, *prefix ? "/" : "", name) < 0)
 		return AICERT_ERR_NOMEM;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		r = err_set(AICERT_ERR_INVALID, "%s: %s", rel,
-			    errno == ELOOP ? "a symbolic link (not allowed)" : strerror(errno));
-		free(rel);
-		return r;
-	}
-	if (fstat(fd, &st) < 0)
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		r = err_set(AICERT_ERR_IO, "%s: %s", rel, strerror(errno));
-	else if (S_ISDIR(st.st_mode))
-		r = modeldir_walk(fd, rel, depth + 1, l);
-	else if (S_ISREG(st.st_mode))
-		r = modeldir_add(l, rel, fd);
-	else
-		r = err_set(AICERT_ERR_INVALID, "%s: not a regular file or directory", rel);
-	close(fd);
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+		r = err_set(AICERT_ERR_INVALID, "%s: %s", rel,
+			    S_ISLNK(st.st_mode) ? "a symbolic link (not allowed)"
+						: "not a regular file or directory");
+		goto out;
+	}
+	fd = openat(dfd, name,
+		    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+			    (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	if (fd < 0 || fstat(fd, &fst) < 0 || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
+		r = err_set(AICERT_ERR_IO, "%s: changed while being read", rel);
+		goto out;
+	}
+	r = S_ISDIR(st.st_mode) ? modeldir_walk(fd, rel, depth + 1, l) : modeldir_add(l, rel, fd);
+out:
+	if (fd >= 0)
+		close(fd);
 	free(rel);
 	return r;
 }

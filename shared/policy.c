@@ -159,9 +159,14 @@ static int policy_inputs(struct yamlx *y, yaml_node_t *root, struct policy *p)
 		r = yamlx_check_map(y, item, keys);
 		if (r == 0 && !(v = yamlx_get(y, item, "name")))
 			r = yamlx_err(y, item, AICERT_ERR_INVALID, "expected_inputs: name missing");
-		if (r == 0 && (r = yamlx_str(y, v, "name", &s)) == 0 &&
-		    !(p->inputs[i].name = strdup(s)))
-			r = AICERT_ERR_NOMEM;
+		if (r == 0 && (r = yamlx_str(y, v, "name", &s)) == 0) {
+			for (size_t j = 0; j < i && r == 0; j++)
+				if (strcmp(p->inputs[j].name, s) == 0)
+					r = yamlx_err(y, v, AICERT_ERR_INVALID,
+						      "expected_inputs: '%s' twice", s);
+			if (r == 0 && !(p->inputs[i].name = strdup(s)))
+				r = AICERT_ERR_NOMEM;
+		}
 		if (r == 0)
 			p->n_inputs++;
 		if (r == 0 && !(v = yamlx_get(y, item, "sha256")))

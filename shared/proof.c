@@ -193,6 +193,9 @@ static int proof_parse_binding(const json_t *e, struct proof *p)
 	r = jsonx_str(json_object_get(e, "job_id"), "evidence.job_id", sizeof(p->job_id) - 1, &s);
 	if (r < 0)
 		return r;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return err_set(AICERT_ERR_INVALID, "evidence.job_id: a control character");
 	strcpy(p->job_id, s);
 	return jsonx_hex(json_object_get(e, "nonce"), "evidence.nonce", p->nonce, 16,
 			 sizeof(p->nonce), &p->nonce_len);

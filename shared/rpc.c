@@ -52,9 +52,6 @@ int rpc_unpack_strict(const ProtobufCMessageDescriptor *desc, const uint8_t *buf
 	size_t n;
 	int r = 0;
 
-	if (len > RPC_HARD_MAX_BYTES)
-		return err_set(AICERT_ERR_TOO_BIG, "%s: %zu bytes, at most %u allowed", desc->name,
-			       len, RPC_HARD_MAX_BYTES);
 	msg = protobuf_c_message_unpack(desc, NULL, len, buf);
 	if (!msg)
 		return err_set(AICERT_ERR_INVALID, "%s: not a valid protobuf encoding", desc->name);

@@ -139,7 +139,9 @@ int rpc_client_send_bytes(struct rpc_client *c, const uint8_t *buf, size_t len, 
 /* ---- Shared ----------------------------------------------------------- */
 
 /* Unpacks buf as desc and requires that it re-encodes to exactly buf.
- * AICERT_ERR_INVALID otherwise, with the reason in err_msg(). */
+ * AICERT_ERR_INVALID otherwise, with the reason in err_msg(). The caller
+ * bounds len (the RPC layer by its receive limits, the agent's state by
+ * its file size limit). */
 int rpc_unpack_strict(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,
 		      ProtobufCMessage **ret);
 

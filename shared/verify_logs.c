@@ -61,26 +61,30 @@ int verify_boot_log(struct vctx *c)
 	return err_set(0, "%zu events replay to the quoted boot PCRs", tcglog_count(c->boot));
 }
 
+/* A measured boot: every boot PCR the firmware's log accounts for (0-7,
+ * and 9 and 11 where the kernel stub measured the initrd, the command line
+ * or UKI sections) must be quoted and equal the policy's reference value. A
+ * boot log proves what was measured, not that it was what you expect. */
 static int verify_boot_reference(struct vctx *c)
 {
 	const struct policy *pol = c->policy;
-
-	/* A boot log proves what was measured, not that it was what you
-	 * expect: without reference values nothing is known of the boot. */
-	if ((pol->boot_pcr_mask & FIRMWARE_PCRS) != FIRMWARE_PCRS)
-		return err_set(AICERT_ERR_REJECTED,
-			       "a measured platform, but the policy has no reference values for "
-			       "PCRs 0-7 (boot_pcrs): nothing says which boot chain is trusted");
+	uint32_t needed = FIRMWARE_PCRS | (c->boot_touched & BOOT_PCRS);
 
 	for (unsigned i = 0; i < 24; i++) {
 		char want[65], got[65];
 
-		if (!(pol->boot_pcr_mask >> i & 1))
+		if (!(needed >> i & 1))
 			continue;
-		if (!(c->quoted_mask >> i & 1))
+		if (!(pol->boot_pcr_mask >> i & 1))
 			return err_set(
 				AICERT_ERR_REJECTED,
-				"PCR %u has a reference value in the policy but is not quoted", i);
+				"a measured platform, but the policy has no reference value for "
+				"boot PCR %u (boot_pcrs): nothing says which boot chain is "
+				"trusted",
+				i);
+		if (!(c->quoted_mask >> i & 1))
+			return err_set(AICERT_ERR_REJECTED,
+				       "boot PCR %u has a reference value but is not quoted", i);
 		if (memcmp(pol->boot_pcrs[i], c->quoted[i], 32) == 0)
 			continue;
 		hex_encode(pol->boot_pcrs[i], 32, want);
@@ -88,6 +92,14 @@ static int verify_boot_reference(struct vctx *c)
 		return err_set(AICERT_ERR_REJECTED, "PCR %u: expected %s (policy), found %s", i,
 			       want, got);
 	}
+	/* Reference values for PCRs the log does not touch still bind. */
+	for (unsigned i = 0; i < 24; i++)
+		if ((pol->boot_pcr_mask >> i & 1) && !(needed >> i & 1) &&
+		    (!(c->quoted_mask >> i & 1) || memcmp(pol->boot_pcrs[i], c->quoted[i], 32)))
+			return err_set(AICERT_ERR_REJECTED,
+				       "PCR %u differs from the policy's reference value or is not "
+				       "quoted",
+				       i);
 	return 0;
 }
 
@@ -263,27 +275,38 @@ int verify_statement(struct vctx *c)
 int verify_policy_inputs(struct vctx *c)
 {
 	const struct policy *pol = c->policy;
+	const struct statement_job *job = &c->jl.job;
 
 	if (!pol->has_inputs)
 		return err_set(VERIFY_SKIP, "the policy expects no particular inputs");
 	if (!c->jl.has_job)
 		return err_set(AICERT_ERR_REJECTED,
 			       "the policy expects inputs; this proof has no job");
-	for (size_t i = 0; i < pol->n_inputs; i++) {
-		bool found = false;
-
-		for (size_t j = 0; j < c->jl.job.n_inputs && !found; j++)
-			found = strcmp(pol->inputs[i].name, c->jl.job.inputs[j].name) == 0 &&
-				memcmp(pol->inputs[i].sha256, c->jl.job.inputs[j].sha256, 32) == 0;
-		if (!found)
-			return err_set(AICERT_ERR_REJECTED,
-				       "input '%s' with the policy's digest was not used",
-				       pol->inputs[i].name);
-	}
-	if (c->jl.job.n_inputs != pol->n_inputs)
+	if (job->n_inputs != pol->n_inputs)
 		return err_set(AICERT_ERR_REJECTED,
 			       "the job used %zu inputs, the policy expects exactly %zu",
-			       c->jl.job.n_inputs, pol->n_inputs);
+			       job->n_inputs, pol->n_inputs);
+	/* One to one by name (the policy's names are unique): each of the
+	 * job's inputs is the expected one with the expected digest. */
+	for (size_t j = 0; j < job->n_inputs; j++) {
+		const struct policy_input *want = NULL;
+
+		for (size_t i = 0; i < pol->n_inputs && !want; i++)
+			if (strcmp(pol->inputs[i].name, job->inputs[j].name) == 0)
+				want = &pol->inputs[i];
+		if (!want)
+			return err_set(AICERT_ERR_REJECTED,
+				       "input '%s' is not one the policy expects",
+				       job->inputs[j].name);
+		if (memcmp(want->sha256, job->inputs[j].sha256, 32) != 0)
+			return err_set(AICERT_ERR_REJECTED,
+				       "input '%s' differs from the policy's digest",
+				       job->inputs[j].name);
+		for (size_t k = 0; k < j; k++)
+			if (strcmp(job->inputs[k].name, job->inputs[j].name) == 0)
+				return err_set(AICERT_ERR_REJECTED, "input '%s' used twice",
+					       job->inputs[j].name);
+	}
 	return err_set(0, "exactly the %zu inputs the policy expects", pol->n_inputs);
 }
 

@@ -45,9 +45,12 @@ expect_exit 0 "$AICERT" policy init --ek-roots "$EK_ROOT" --ek-intermediates "$E
 
 expect_exit 0 "$AICERT" verify "$W/proof.json" --policy "$W/policy.yaml"
 grep -q "VERIFIED on a development platform" "$W/out" || fail "no verdict"
-# policy.yaml beside the proof is the default.
-expect_exit 0 "$AICERT" verify "$W/proof.json"
-expect_exit 0 "$AICERT" verify "$W/proof.json" --json
+# Never the policy.yaml beside the proof (whoever ships a proof would choose
+# the anchors); $AICERT_POLICY is the verifier's own default.
+expect_exit 2 env HOME="$W/nohome" AICERT_POLICY= "$AICERT" verify "$W/proof.json"
+grep -q "no policy" "$W/out" || fail "a policy beside the proof was used"
+expect_exit 0 env AICERT_POLICY="$W/policy.yaml" "$AICERT" verify "$W/proof.json"
+expect_exit 0 "$AICERT" verify "$W/proof.json" --policy "$W/policy.yaml" --json
 grep -q '"verified": true' "$W/out" || fail "JSON verdict"
 
 # Unusable input: 2. Rejections: 1, with the check's name.

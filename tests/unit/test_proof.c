@@ -74,6 +74,14 @@ static void events_are_canonical_and_strict(void **state)
 			 AICERT_ERR_INVALID);
 	assert_int_equal(events_decode(0x41490099, 14, buf, len, &back), AICERT_ERR_INVALID);
 	free(buf);
+	/* A type member too long to read, and a control character in a name. */
+	snprintf(text, sizeof(text), "{\"type\":\"%0100d\"}", 0);
+	assert_int_equal(events_decode(AICERT_EV_INPUT, 14, (uint8_t *)text, strlen(text), &back),
+			 AICERT_ERR_INVALID);
+	strcpy(ev.u.input.name, "tr\x1b[2Kain");
+	assert_int_equal(events_encode(&ev, &buf, &len), 0);
+	assert_int_equal(events_decode(AICERT_EV_INPUT, 14, buf, len, &back), AICERT_ERR_INVALID);
+	free(buf);
 }
 
 static void binding_and_root_follow_their_definitions(void **state)
@@ -155,6 +163,29 @@ static void policy_errors_name_their_place(void **state)
 	text = "version: 1\nek_roots: []\nak_ca: []\nrequired_pcrs: [8, 99]\n";
 	r = policy_parse("p.yaml", (const uint8_t *)text, strlen(text), &p);
 	assert_int_equal(r, AICERT_ERR_INVALID);
+	{
+		/* Duplicate expected inputs, after a valid policy. */
+		uint8_t *base = NULL;
+		size_t base_len;
+		char *full = NULL;
+
+		assert_int_equal(fileio_read_all(AICERT_SOURCE_DIR "/docs/examples/policy.yaml",
+						 1 << 20, &base, &base_len),
+				 0);
+		assert_int_equal(policy_parse("p.yaml", base, base_len, &p), 0);
+		policy_free(p);
+		full = malloc(base_len + 256);
+		memcpy(full, base, base_len);
+		snprintf(full + base_len, 256,
+			 "expected_inputs:\n  - {name: m, sha256: \"%064d\"}\n"
+			 "  - {name: m, sha256: \"%064d\"}\n",
+			 0, 0);
+		r = policy_parse("p.yaml", (const uint8_t *)full, strlen(full), &p);
+		assert_int_equal(r, AICERT_ERR_INVALID);
+		assert_non_null(strstr(err_msg(r), "'m' twice"));
+		free(full);
+		free(base);
+	}
 	text = "version: 2\n";
 	assert_int_equal(policy_parse("p.yaml", (const uint8_t *)text, strlen(text), &p),
 			 AICERT_ERR_INVALID);

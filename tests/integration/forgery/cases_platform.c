@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,10 +253,10 @@ static void plat_fake_boot_other_reference(struct fx *f, struct forged *o)
 		       "\"0000000000000000000000000000000000000000000000000000000000000000\"\n");
 }
 
-/* The reference values of the image the log came from (tests/data/ovmf).
- * The keys are plain scalars: the policy parser refuses the quoted "0" that
- * docs/proof-format.md and policy.h show. */
-static void plat_fake_boot_its_reference(struct fx *f, struct forged *o)
+/* The reference values of the image the log came from (tests/data/ovmf), for
+ * the boot PCRs whose number `pick` accepts. */
+static void plat_fake_boot_reference(struct fx *f, struct forged *o, const char *name,
+				     bool (*pick)(unsigned pcr))
 {
 	char yaml[1024] = "boot_pcrs:\n", line[160];
 	FILE *fp = fopen(AICERT_SOURCE_DIR "/tests/data/ovmf/pcrs-sha256.txt", "r");
@@ -264,13 +265,35 @@ static void plat_fake_boot_its_reference(struct fx *f, struct forged *o)
 
 	assert_non_null(fp);
 	while (fgets(line, sizeof(line), fp))
-		if (sscanf(line, "%u %64s", &pcr, hex) == 2 && pcr < 8) {
+		if (sscanf(line, "%u %64s", &pcr, hex) == 2 && pick(pcr)) {
 			size_t n = strlen(yaml);
 
 			snprintf(yaml + n, sizeof(yaml) - n, "  %u: \"%s\"\n", pcr, hex);
 		}
 	fclose(fp);
-	plat_fake_boot(f, o, "boot-its-reference", yaml);
+	plat_fake_boot(f, o, name, yaml);
+}
+
+static bool plat_firmware_pcr(unsigned pcr)
+{
+	return pcr < 8;
+}
+
+static bool plat_boot_pcr(unsigned pcr)
+{
+	return pcr < 8 || pcr == 9 || pcr == 11;
+}
+
+/* PCRs 0-7 pinned, PCR 9 (initrd and command line) not: the boot chain
+ * could have run any initrd. */
+static void plat_fake_boot_firmware_reference(struct fx *f, struct forged *o)
+{
+	plat_fake_boot_reference(f, o, "boot-firmware-reference", plat_firmware_pcr);
+}
+
+static void plat_fake_boot_its_reference(struct fx *f, struct forged *o)
+{
+	plat_fake_boot_reference(f, o, "boot-its-reference", plat_boot_pcr);
 }
 
 static const struct forgery cases_platform_list[] = {
@@ -290,6 +313,8 @@ static const struct forgery cases_platform_list[] = {
 		plat_other_attestation_ca),
 	FORGERY("boot replayed into swtpm PCRs, policy without boot_pcrs", "platform",
 		plat_fake_boot_no_reference),
+	FORGERY("boot replayed, boot_pcrs pin 0-7 but not PCR 9 (initrd)", "platform",
+		plat_fake_boot_firmware_reference),
 	FORGERY("boot replayed into swtpm PCRs, other boot_pcrs", "platform",
 		plat_fake_boot_other_reference),
 	FORGERY("boot replayed into swtpm PCRs, its boot_pcrs (control)", NULL,
