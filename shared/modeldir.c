@@ -7,85 +7,58 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "err.h"
+#include "hashset.h"
 #include "modeldir.h"
 
-#define MODELDIR_CHUNK (1u << 20)
-
+/* The walk only looks (fstatat) and remembers what it saw; hashset then
+ * opens each file, checks that it is the very inode seen, and hashes the
+ * files in parallel. */
 struct modeldir_list {
-	struct modeldir_file *files;
+	struct hashset_item *items; /* paths malloc'd, owned here */
 	size_t n, cap;
 };
 
 int modeldir_hash_fd(int fd, const char *name, uint8_t sha256[32], uint64_t *size)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint8_t *buf = malloc(MODELDIR_CHUNK);
-	uint64_t total = 0;
-	int r = 0;
-
-	if (!ctx || !buf || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		r = AICERT_ERR_NOMEM;
-		goto out;
-	}
-	for (;;) {
-		ssize_t got = read(fd, buf, MODELDIR_CHUNK);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			r = err_set(AICERT_ERR_IO, "%s: %s", name, strerror(errno));
-			goto out;
-		}
-		if (got == 0)
-			break;
-		EVP_DigestUpdate(ctx, buf, (size_t)got);
-		total += (uint64_t)got;
-	}
-	EVP_DigestFinal_ex(ctx, sha256, NULL);
-	*size = total;
-out:
-	free(buf);
-	EVP_MD_CTX_free(ctx);
-	return r;
+	return hashset_fd(fd, name, sha256, size);
 }
 
-static int modeldir_add(struct modeldir_list *l, const char *rel, int fd)
+static void modeldir_list_free(struct modeldir_list *l)
 {
-	struct modeldir_file *f;
-	int r;
+	for (size_t i = 0; i < l->n; i++)
+		free((char *)l->items[i].path);
+	free(l->items);
+}
+
+static int modeldir_add(struct modeldir_list *l, char **rel, const struct stat *st)
+{
+	struct hashset_item *it;
 
 	if (l->n == MODELDIR_MAX_FILES)
 		return err_set(AICERT_ERR_TOO_BIG, "more than %d files", MODELDIR_MAX_FILES);
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct modeldir_file *p = realloc(l->files, cap * sizeof(*p));
+		struct hashset_item *p = realloc(l->items, cap * sizeof(*p));
 
 		if (!p)
 			return AICERT_ERR_NOMEM;
-		l->files = p;
+		l->items = p;
 		l->cap = cap;
 	}
-	f = &l->files[l->n];
-	memset(f, 0, sizeof(*f));
-	f->path = strdup(rel);
-	if (!f->path)
-		return AICERT_ERR_NOMEM;
-	r = modeldir_hash_fd(fd, rel, f->sha256, &f->size);
-	if (r < 0) {
-		free(f->path);
-		return r;
-	}
-	l->n++;
+	it = &l->items[l->n++];
+	memset(it, 0, sizeof(*it));
+	it->path = *rel;
+	it->dev = (uint64_t)st->st_dev;
+	it->ino = (uint64_t)st->st_ino;
+	*rel = NULL;
 	return 0;
 }
 
 static int modeldir_walk(int dfd, const char *prefix, int depth, struct modeldir_list *l);
 
 /* Looks before it opens: a device or FIFO is never opened, and what is
- * opened must be what was looked at. */
+ * opened (a directory here, a file by hashset) must be what was looked at. */
 static int modeldir_entry(int dfd, const char *name, const char *prefix, int depth,
 			  struct modeldir_list *l)
 {
@@ -105,14 +78,16 @@ static int modeldir_entry(int dfd, const char *name, const char *prefix, int dep
 						: "not a regular file or directory");
 		goto out;
 	}
-	fd = openat(dfd, name,
-		    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
-			    (S_ISDIR(st.st_mode) ? O_DIRECTORY : 0));
+	if (S_ISREG(st.st_mode)) {
+		r = modeldir_add(l, &rel, &st);
+		goto out;
+	}
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC | O_DIRECTORY);
 	if (fd < 0 || fstat(fd, &fst) < 0 || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino) {
 		r = err_set(AICERT_ERR_IO, "%s: changed while being read", rel);
 		goto out;
 	}
-	r = S_ISDIR(st.st_mode) ? modeldir_walk(fd, rel, depth + 1, l) : modeldir_add(l, rel, fd);
+	r = modeldir_walk(fd, rel, depth + 1, l);
 out:
 	if (fd >= 0)
 		close(fd);
@@ -153,13 +128,33 @@ static int modeldir_walk(int dfd, const char *prefix, int depth, struct modeldir
 
 static int modeldir_cmp(const void *a, const void *b)
 {
-	return strcmp(((const struct modeldir_file *)a)->path,
-		      ((const struct modeldir_file *)b)->path);
+	return strcmp(((const struct hashset_item *)a)->path,
+		      ((const struct hashset_item *)b)->path);
+}
+
+/* Hands the hashed items over as modeldir_files, paths included. */
+static int modeldir_files(struct modeldir_list *l, struct modeldir_file **files, size_t *n)
+{
+	struct modeldir_file *f = calloc(l->n ? l->n : 1, sizeof(*f));
+
+	if (!f)
+		return AICERT_ERR_NOMEM;
+	for (size_t i = 0; i < l->n; i++) {
+		f[i].path = (char *)l->items[i].path;
+		f[i].size = l->items[i].size;
+		memcpy(f[i].sha256, l->items[i].sha256, 32);
+	}
+	*files = f;
+	*n = l->n;
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+	return 0;
 }
 
 int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n)
 {
 	struct modeldir_list l = {0};
+	struct hashset_opts ho;
 	int fd, r;
 
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -167,17 +162,22 @@ int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n)
 		return err_set(errno == ENOENT ? AICERT_ERR_NOT_FOUND : AICERT_ERR_IO, "%s: %s",
 			       dir, strerror(errno));
 	r = modeldir_walk(fd, "", 0, &l);
-	close(fd);
-	if (r < 0) {
-		modeldir_free(l.files, l.n);
-		return r;
-	}
+	if (r < 0)
+		goto out;
 	/* alphasort follows the locale; the proof orders by bytes. */
 	if (l.n > 1)
-		qsort(l.files, l.n, sizeof(*l.files), modeldir_cmp);
-	*files = l.files;
-	*n = l.n;
-	return 0;
+		qsort(l.items, l.n, sizeof(*l.items), modeldir_cmp);
+	hashset_opts_init(&ho);
+	ho.dirfd = fd;
+	ho.flags = HASHSET_NOFOLLOW | HASHSET_CHECK_ID;
+	r = hashset_run(l.items, l.n, &ho);
+	if (r < 0)
+		goto out;
+	r = modeldir_files(&l, files, n);
+out:
+	close(fd);
+	modeldir_list_free(&l);
+	return r;
 }
 
 void modeldir_free(struct modeldir_file *files, size_t n)
