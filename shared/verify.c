@@ -204,6 +204,7 @@ static void vctx_clear(struct vctx *c)
 	tcglog_free(c->boot);
 	cel_clear(&c->rt);
 	joblog_clear(&c->jl);
+	json_decref(c->expected_statement);
 	free(c->statement_text);
 }
 

@@ -47,7 +47,8 @@ struct vctx {
 	char platform[16];
 
 	struct cel_log rt;
-	struct joblog jl; /* the runtime log read as jobs */
+	struct joblog jl;           /* the runtime log read as jobs */
+	json_t *expected_statement; /* built once from the log, see verify_logs.c */
 	char *statement_text;
 };
 

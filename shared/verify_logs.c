@@ -198,12 +198,21 @@ int verify_job_counters(struct vctx *c)
 
 /* ---- Statement ---------------------------------------------------------- */
 
-static int verify_expected_statement(struct vctx *c, json_t **ret)
+/* The Statement the evidence supports, built once for the three checks
+ * that compare against it. */
+static int verify_expected_statement(struct vctx *c, const json_t **ret)
 {
 	uint8_t log_digest[32];
+	int r;
 
-	SHA256(c->proof->runtime_log.data, c->proof->runtime_log.len, log_digest);
-	return statement_build(&c->jl.job, c->platform, log_digest, ret);
+	if (!c->expected_statement) {
+		SHA256(c->proof->runtime_log.data, c->proof->runtime_log.len, log_digest);
+		r = statement_build(&c->jl.job, c->platform, log_digest, &c->expected_statement);
+		if (r < 0)
+			return r;
+	}
+	*ret = c->expected_statement;
+	return 0;
 }
 
 static const json_t *verify_deps(const json_t *st)
@@ -214,7 +223,7 @@ static const json_t *verify_deps(const json_t *st)
 
 int verify_statement_inputs(struct vctx *c)
 {
-	json_t *want = NULL;
+	const json_t *want;
 	int r;
 
 	if (!c->jl.has_job)
@@ -223,16 +232,15 @@ int verify_statement_inputs(struct vctx *c)
 	if (r < 0)
 		return r;
 	if (!json_equal((json_t *)verify_deps(c->proof->statement), (json_t *)verify_deps(want)))
-		r = err_set(AICERT_ERR_REJECTED,
-			    "the statement's resolvedDependencies are not the inputs the runtime "
-			    "log measured");
-	json_decref(want);
-	return r < 0 ? r : err_set(0, "%zu inputs, as measured", c->jl.job.n_inputs);
+		return err_set(AICERT_ERR_REJECTED,
+			       "the statement's resolvedDependencies are not the inputs the "
+			       "runtime log measured");
+	return err_set(0, "%zu inputs, as measured", c->jl.job.n_inputs);
 }
 
 int verify_statement_outputs(struct vctx *c)
 {
-	json_t *want = NULL;
+	const json_t *want;
 	int r;
 
 	if (!c->jl.has_job)
@@ -242,17 +250,15 @@ int verify_statement_outputs(struct vctx *c)
 		return r;
 	if (!json_equal(json_object_get(c->proof->statement, "subject"),
 			json_object_get(want, "subject")))
-		r = err_set(
-			AICERT_ERR_REJECTED,
-			"the statement's subjects are not the outputs the runtime log measured");
-	json_decref(want);
-	return r < 0 ? r
-		     : err_set(0, "%zu outputs and their root, as measured", c->jl.job.n_outputs);
+		return err_set(AICERT_ERR_REJECTED,
+			       "the statement's subjects are not the outputs the runtime log "
+			       "measured");
+	return err_set(0, "%zu outputs and their root, as measured", c->jl.job.n_outputs);
 }
 
 int verify_statement(struct vctx *c)
 {
-	json_t *want = NULL;
+	const json_t *want;
 	int r;
 
 	if (!c->jl.has_job)
@@ -260,16 +266,13 @@ int verify_statement(struct vctx *c)
 	r = verify_expected_statement(c, &want);
 	if (r < 0)
 		return r;
-	if (!json_equal(c->proof->statement, want))
-		r = err_set(AICERT_ERR_REJECTED,
-			    "the statement differs from the one the evidence supports");
-	if (r == 0) {
-		c->statement_text = json_dumps(want, JSON_INDENT(2) | JSON_ENSURE_ASCII);
-		if (!c->statement_text)
-			r = AICERT_ERR_NOMEM;
-	}
-	json_decref(want);
-	return r < 0 ? r : err_set(0, "every field follows from the evidence");
+	if (!json_equal(c->proof->statement, (json_t *)want))
+		return err_set(AICERT_ERR_REJECTED,
+			       "the statement differs from the one the evidence supports");
+	c->statement_text = json_dumps(want, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+	if (!c->statement_text)
+		return AICERT_ERR_NOMEM;
+	return err_set(0, "every field follows from the evidence");
 }
 
 int verify_policy_inputs(struct vctx *c)
