@@ -2,4 +2,3 @@
 # invariants of every accepted job. Seeds: the shipped example and variants
 # covering each runner and input source.
 aicert_add_fuzzer(fuzz_jobcfg ${CMAKE_CURRENT_LIST_DIR}/fuzz_jobcfg.c)
-target_link_libraries(fuzz_jobcfg PRIVATE aicert_controller_lib)

@@ -2,4 +2,4 @@
 # rejection with its file:line:col and field.
 aicert_add_test(NAME test_jobcfg LABEL unit TIMEOUT 60
   SOURCES ${CMAKE_CURRENT_LIST_DIR}/test_jobcfg.c
-  LIBS aicert_controller_lib aicert_shared)
+  LIBS aicert_shared)
