@@ -1,0 +1,427 @@
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <jansson.h>
+#include <openssl/sha.h>
+
+#include "aicert.pb-c.h"
+#include "err.h"
+#include "events.h"
+#include "executor.h"
+#include "fileio.h"
+#include "jobcfg.h"
+#include "modeldir.h"
+#include "rpc.h"
+
+#define EXECUTOR_MAX_DEPTH   32
+#define EXECUTOR_MAX_METRICS (1u << 20)
+
+struct executor {
+	struct executor_opts o;
+	struct rpc_client *agent;
+	char *workspace;
+};
+
+int executor_open(const struct executor_opts *o, struct executor **ret)
+{
+	struct rpc_client_opts ro = {.timeout_ms = 60000};
+	struct executor *e = calloc(1, sizeof(*e));
+	int r;
+
+	if (!e)
+		return AICERT_ERR_NOMEM;
+	e->o = *o;
+	e->workspace = strdup(o->workspace);
+	r = e->workspace ? fileio_mkdir(o->workspace, 0755) : AICERT_ERR_NOMEM;
+	if (r == 0)
+		r = rpc_client_dial(o->agent_url, &aicert__v1__agent__descriptor, &ro, &e->agent);
+	if (r < 0) {
+		executor_free(e);
+		return r;
+	}
+	*ret = e;
+	return 0;
+}
+
+void executor_free(struct executor *e)
+{
+	if (!e)
+		return;
+	rpc_client_free(e->agent);
+	free(e->workspace);
+	free(e);
+}
+
+/* Extends one event through the agent: its data is the event's canonical
+ * bytes, its digest their SHA-256. */
+static int executor_extend(struct executor *e, const struct events_event *ev)
+{
+	Aicert__V1__ExtendRequest req = AICERT__V1__EXTEND_REQUEST__INIT;
+	struct rpc_reply rep = RPC_REPLY_INIT;
+	uint8_t digest[32], *buf = NULL;
+	size_t len;
+	int r;
+
+	r = events_encode(ev, &buf, &len);
+	if (r < 0)
+		return r;
+	SHA256(buf, len, digest);
+	req.pcr = events_pcr(ev->kind);
+	req.event_type = events_type(ev->kind);
+	req.sha256.data = digest;
+	req.sha256.len = sizeof(digest);
+	req.content.data = buf;
+	req.content.len = len;
+	aicert__v1__agent__extend(rpc_client_service(e->agent), &req,
+				  (Aicert__V1__ExtendReply_Closure)rpc_reply_capture, &rep);
+	free(buf);
+	if (!rep.msg)
+		return rep.err ? rep.err : AICERT_ERR_INTERNAL;
+	protobuf_c_message_free_unpacked(rep.msg, NULL);
+	return 0;
+}
+
+static int executor_counters(struct executor *e, uint32_t *reset, uint32_t *restart)
+{
+	Aicert__V1__HealthRequest req = AICERT__V1__HEALTH_REQUEST__INIT;
+	struct rpc_reply rep = RPC_REPLY_INIT;
+	Aicert__V1__HealthReply *h;
+
+	aicert__v1__agent__health(rpc_client_service(e->agent), &req,
+				  (Aicert__V1__HealthReply_Closure)rpc_reply_capture, &rep);
+	if (!rep.msg)
+		return rep.err ? rep.err : AICERT_ERR_INTERNAL;
+	h = (Aicert__V1__HealthReply *)rep.msg;
+	*reset = h->reset_count;
+	*restart = h->restart_count;
+	protobuf_c_message_free_unpacked(rep.msg, NULL);
+	return 0;
+}
+
+int executor_start(struct executor *e, const uint8_t *job, size_t job_len, const char *job_id,
+		   const uint8_t *nonce, size_t nonce_len, struct jobcfg **cfg)
+{
+	struct events_event ev = {.kind = EVENTS_JOB_START};
+	struct jobcfg *c = NULL;
+	int r;
+
+	if (strlen(job_id) > EVENTS_MAX_JOB_ID || nonce_len < 16 || nonce_len > EVENTS_MAX_NONCE)
+		return err_set(AICERT_ERR_INVALID,
+			       "a job id of at most %d bytes and a nonce of 16 "
+			       "to %d bytes",
+			       EVENTS_MAX_JOB_ID, EVENTS_MAX_NONCE);
+	r = jobcfg_parse("job.yaml", NULL, job, job_len, &c);
+	if (r == 0)
+		r = executor_counters(e, &ev.u.start.reset_count, &ev.u.start.restart_count);
+	if (r == 0) {
+		strcpy(ev.u.start.job_id, job_id);
+		memcpy(ev.u.start.nonce, nonce, nonce_len);
+		ev.u.start.nonce_len = nonce_len;
+		memcpy(ev.u.start.config_sha256, c->sha256, 32);
+		r = executor_extend(e, &ev);
+	}
+	if (r < 0) {
+		jobcfg_free(c);
+		return r;
+	}
+	*cfg = c;
+	return 0;
+}
+
+/* ---- Staging ------------------------------------------------------------ */
+
+static int executor_copy_file(int sfd, const char *dst, mode_t mode)
+{
+	char buf[1 << 16];
+	int dfd, r = 0;
+
+	/* Programs stay executable; nothing else carries over. */
+	dfd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		   (mode & 0111) ? 0755 : 0644);
+	if (dfd < 0)
+		return err_set(AICERT_ERR_IO, "%s: %s", dst, strerror(errno));
+	for (;;) {
+		ssize_t n = read(sfd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				r = err_set(AICERT_ERR_IO, "reading for %s: %s", dst,
+					    strerror(errno));
+			break;
+		}
+		if (write(dfd, buf, (size_t)n) != n) {
+			r = err_set(AICERT_ERR_IO, "%s: %s", dst, strerror(errno));
+			break;
+		}
+	}
+	if (close(dfd) < 0 && r == 0)
+		r = err_set(AICERT_ERR_IO, "%s: %s", dst, strerror(errno));
+	return r;
+}
+
+/* Copies regular files and directories only; anything else is refused. */
+static int executor_copy(const char *src, const char *dst, int depth)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *de;
+	int fd, r = 0;
+
+	if (depth > EXECUTOR_MAX_DEPTH)
+		return err_set(AICERT_ERR_TOO_BIG, "%s: nested too deep", src);
+	fd = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = err_set(AICERT_ERR_NOT_FOUND, "%s: %s", src, strerror(errno));
+		goto out;
+	}
+	if (S_ISREG(st.st_mode)) {
+		r = executor_copy_file(fd, dst, st.st_mode);
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		r = err_set(AICERT_ERR_INVALID, "%s: not a regular file or directory", src);
+		goto out;
+	}
+	r = fileio_mkdir(dst, 0755);
+	d = r == 0 ? fdopendir(fd) : NULL;
+	if (r == 0 && !d)
+		r = err_set(AICERT_ERR_IO, "%s: %s", src, strerror(errno));
+	if (d)
+		fd = -1; /* the DIR owns it now */
+	while (d && r == 0 && (de = readdir(d))) {
+		char *s = NULL, *t = NULL;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (asprintf(&s, "%s/%s", src, de->d_name) < 0 ||
+		    asprintf(&t, "%s/%s", dst, de->d_name) < 0)
+			r = AICERT_ERR_NOMEM;
+		else
+			r = executor_copy(s, t, depth + 1);
+		free(s);
+		free(t);
+	}
+	if (d)
+		closedir(d);
+out:
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+/* mkdir -p of the parents of path, inside the workspace. */
+static int executor_parents(char *path)
+{
+	for (char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		int r;
+
+		*p = '\0';
+		r = fileio_mkdir(path, 0755);
+		*p = '/';
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* Digest, file count and size of what was staged at path: a file's own
+ * SHA-256, or a directory's root as for outputs. */
+static int executor_measure(const char *path, struct events_input *in)
+{
+	struct modeldir_file *files = NULL;
+	struct stat st;
+	uint8_t(*digests)[32] = NULL;
+	size_t n = 0;
+	int r, fd;
+
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			return err_set(AICERT_ERR_IO, "%s: %s", path, strerror(errno));
+		r = modeldir_hash_fd(fd, path, in->sha256, &in->size);
+		close(fd);
+		in->files = 1;
+		return r;
+	}
+	r = modeldir_scan(path, &files, &n);
+	if (r == 0 && !(digests = calloc(n + 1, 32)))
+		r = AICERT_ERR_NOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		memcpy(digests[i], files[i].sha256, 32);
+		in->size += files[i].size;
+	}
+	if (r == 0)
+		r = events_outputs_root((const uint8_t(*)[32])digests, n, in->sha256);
+	in->files = n;
+	free(digests);
+	modeldir_free(files, n);
+	return r;
+}
+
+int executor_stage(struct executor *e, const struct jobcfg_input *in, const char *src)
+{
+	struct events_event ev = {.kind = EVENTS_INPUT};
+	char *dst = NULL;
+	int r;
+
+	if (asprintf(&dst, "%s/%s", e->workspace, in->dest) < 0)
+		return AICERT_ERR_NOMEM;
+	r = executor_parents(dst);
+	if (r == 0)
+		r = executor_copy(src, dst, 0);
+	/* The digest is of the bytes staged, read back here. */
+	if (r == 0)
+		r = executor_measure(dst, &ev.u.input);
+	if (r == 0 &&
+	    (strlen(in->name) > EVENTS_MAX_NAME || strlen(in->location) > EVENTS_MAX_PATH))
+		r = err_set(AICERT_ERR_TOO_BIG, "%s: name or location too long", in->field);
+	if (r == 0) {
+		snprintf(ev.u.input.kind, sizeof(ev.u.input.kind), "%s",
+			 jobcfg_kind_name(in->kind));
+		strcpy(ev.u.input.name, in->name);
+		strcpy(ev.u.input.uri, in->location);
+		r = executor_extend(e, &ev);
+	}
+	free(dst);
+	return r < 0 ? err_wrap(r, "%s", in->field) : 0;
+}
+
+/* ---- Run and finish ----------------------------------------------------- */
+
+static int64_t executor_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int executor_run(struct executor *e, const struct jobcfg *cfg, int *status, uint64_t *wall_ms)
+{
+	const struct jobcfg_training *t = &cfg->training;
+	struct sandbox_opts so = {.argv = (const char *const *)t->argv,
+				  .network = t->network == JOBCFG_NETWORK_ALLOWED,
+				  .hide = e->o.hide,
+				  .timeout_ms = t->timeout_s * 1000u,
+				  .output = e->o.output,
+				  .ctx = e->o.ctx};
+	char **env = calloc(t->n_env + 2, sizeof(*env));
+	char *workdir = NULL;
+	int64_t t0 = executor_now_ms();
+	int r = env ? 0 : AICERT_ERR_NOMEM;
+
+	for (size_t i = 0; r == 0 && i < t->n_env; i++)
+		if (asprintf(&env[i], "%s=%s", t->env[i].name, t->env[i].value) < 0)
+			r = AICERT_ERR_NOMEM;
+	if (r == 0 && asprintf(&workdir, "%s/%s", e->workspace, t->workdir) < 0)
+		r = AICERT_ERR_NOMEM;
+	if (r == 0) {
+		so.envp = (const char *const *)env;
+		so.workdir = workdir;
+		r = sandbox_run(&so, status);
+	}
+	*wall_ms = (uint64_t)(executor_now_ms() - t0);
+	for (size_t i = 0; env && i < t->n_env; i++)
+		free(env[i]);
+	free(env);
+	free(workdir);
+	return r;
+}
+
+/* A glob without '/' matches the file name at any depth; with one, the
+ * whole relative path (docs/job-config.md). */
+static bool executor_included(const struct jobcfg_outputs *o, const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	if (o->n_include == 0)
+		return true;
+	for (size_t i = 0; i < o->n_include; i++) {
+		bool slash = strchr(o->include[i], '/') != NULL;
+
+		if (fnmatch(o->include[i], slash ? path : (base ? base + 1 : path),
+			    slash ? FNM_PATHNAME : 0) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* total_flos from the job's metrics file, 0 when there is none. */
+static uint64_t executor_flops(struct executor *e, const struct jobcfg *cfg)
+{
+	json_t *m, *v;
+	char *path = NULL;
+	uint64_t flops = 0;
+
+	if (!cfg->training.metrics ||
+	    asprintf(&path, "%s/%s", e->workspace, cfg->training.metrics) < 0)
+		return 0;
+	m = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	v = json_object_get(m, "total_flos");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		flops = (uint64_t)json_integer_value(v);
+	else if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 1.8e19)
+		flops = (uint64_t)json_real_value(v);
+	json_decref(m);
+	free(path);
+	return flops;
+}
+
+int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, uint64_t wall_ms)
+{
+	struct modeldir_file *files = NULL;
+	struct events_event ev;
+	uint8_t(*digests)[32] = NULL;
+	size_t n = 0, k = 0;
+	char *dir = NULL;
+	int r;
+
+	if (asprintf(&dir, "%s/%s", e->workspace, cfg->outputs.dir) < 0)
+		return AICERT_ERR_NOMEM;
+	r = modeldir_scan(dir, &files, &n);
+	if (r == 0 && !(digests = calloc(n + 1, 32)))
+		r = AICERT_ERR_NOMEM;
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (!executor_included(&cfg->outputs, files[i].path))
+			continue;
+		if (strlen(files[i].path) > EVENTS_MAX_PATH) {
+			r = err_set(AICERT_ERR_TOO_BIG, "output %s: path too long", files[i].path);
+			break;
+		}
+		ev = (struct events_event){.kind = EVENTS_OUTPUT};
+		strcpy(ev.u.output.path, files[i].path);
+		memcpy(ev.u.output.sha256, files[i].sha256, 32);
+		ev.u.output.size = files[i].size;
+		memcpy(digests[k++], files[i].sha256, 32);
+		r = executor_extend(e, &ev);
+	}
+	if (r == 0) {
+		ev = (struct events_event){.kind = EVENTS_OUTPUTS};
+		ev.u.outputs.files = k;
+		r = events_outputs_root((const uint8_t(*)[32])digests, k, ev.u.outputs.root_sha256);
+	}
+	if (r == 0)
+		r = executor_extend(e, &ev);
+	if (r == 0) {
+		ev = (struct events_event){.kind = EVENTS_JOB_END};
+		ev.u.end.exit_code = status;
+		ev.u.end.flops = executor_flops(e, cfg);
+		ev.u.end.wall_ms = wall_ms;
+		r = executor_extend(e, &ev);
+	}
+	free(digests);
+	modeldir_free(files, n);
+	free(dir);
+	return r;
+}
