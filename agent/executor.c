@@ -357,24 +357,30 @@ static bool executor_included(const struct jobcfg_outputs *o, const char *path)
 	return false;
 }
 
-/* total_flos from the job's metrics file, 0 when there is none. */
+/* total_flos from the job's metrics file (written by the untrusted command:
+ * bounded, strict), 0 when there is none or it says nothing usable. */
 static uint64_t executor_flops(struct executor *e, const struct jobcfg *cfg)
 {
-	json_t *m, *v;
+	uint8_t *buf = NULL;
+	json_t *m = NULL, *v;
 	char *path = NULL;
 	uint64_t flops = 0;
+	size_t len;
 
 	if (!cfg->training.metrics ||
 	    asprintf(&path, "%s/%s", e->workspace, cfg->training.metrics) < 0)
 		return 0;
-	m = json_load_file(path, JSON_REJECT_DUPLICATES, NULL);
+	if (fileio_read_all(path, EXECUTOR_MAX_METRICS, &buf, &len) == 0)
+		m = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
 	v = json_object_get(m, "total_flos");
 	if (json_is_integer(v) && json_integer_value(v) > 0)
 		flops = (uint64_t)json_integer_value(v);
-	else if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 1.8e19)
+	else if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 9.2e18)
 		flops = (uint64_t)json_real_value(v);
 	json_decref(m);
+	free(buf);
 	free(path);
+	err_clear();
 	return flops;
 }
 

@@ -247,6 +247,24 @@ static void training_run_is_attested_and_verifies(void **state)
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(json_array_get(deps, 1), "digest"), "sha256")),
 			    train);
+	{
+		/* The compute the job reported, carried into the proof. */
+		json_t *end = json_array_get(
+			json_object_get(
+				json_object_get(json_object_get(st, "predicate"), "runDetails"),
+				"byproducts"),
+			1);
+		char mpath[PATH_MAX];
+		json_t *metrics;
+
+		FMT(mpath, sizeof(mpath), "%s/metrics.json", model);
+		metrics = json_load_file(mpath, 0, NULL);
+		assert_true(json_integer_value(json_object_get(metrics, "total_flos")) > 0);
+		assert_int_equal(json_integer_value(json_object_get(
+					 json_object_get(end, "annotations"), "flops")),
+				 json_integer_value(json_object_get(metrics, "total_flos")));
+		json_decref(metrics);
+	}
 	json_decref(st);
 	aicert_result_free(res);
 	res = NULL;
