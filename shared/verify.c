@@ -63,9 +63,10 @@ static const struct {
 
 #define VERIFY_NCHECKS (sizeof(verify_checks) / sizeof(verify_checks[0]))
 
-/* Parses every binary structure of the evidence: a proof whose parts do not
+/* Parses the TPM structures of the evidence (keys, attestation, signature;
+ * certificates and logs are parsed by their own checks): a proof whose parts do not
  * parse is malformed, whatever they would have proven. */
-static int verify_format_parts(struct vctx *c)
+static int verify_format(struct vctx *c)
 {
 	const struct proof *p = c->proof;
 	int r;
@@ -83,11 +84,6 @@ static int verify_format_parts(struct vctx *c)
 	if (r < 0)
 		return err_wrap(r, "evidence.quote.signature");
 	return 0;
-}
-
-static int verify_format(struct vctx *c)
-{
-	return verify_format_parts(c);
 }
 
 /* ---- Result ------------------------------------------------------------- */
