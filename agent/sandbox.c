@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <grp.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,8 +65,11 @@ static int sandbox_write_file(const char *path, const char *text)
 	return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* Without root, a user namespace in which we are root makes the mounts
- * possible; the command still runs with our own uid outside. */
+/* Without root, a user namespace makes the mounts possible. Our uid maps to
+ * itself, not to 0: the capabilities a new user namespace grants are enough
+ * for the mounts, and the kernel drops them all at execve() because the uid
+ * is not 0 there, so the command cannot unmount what hides the agent's
+ * socket. */
 static void sandbox_userns(int fail)
 {
 	char map[64];
@@ -74,12 +78,12 @@ static void sandbox_userns(int fail)
 
 	if (unshare(CLONE_NEWUSER) < 0)
 		sandbox_die(fail, "user namespace");
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)uid, (unsigned)uid);
 	if (sandbox_write_file("/proc/self/uid_map", map) < 0)
 		sandbox_die(fail, "uid map");
 	if (sandbox_write_file("/proc/self/setgroups", "deny") < 0)
 		sandbox_die(fail, "setgroups");
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
+	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)gid, (unsigned)gid);
 	if (sandbox_write_file("/proc/self/gid_map", map) < 0)
 		sandbox_die(fail, "gid map");
 }
@@ -89,8 +93,17 @@ static void sandbox_init(const struct sandbox_opts *o, int fail)
 {
 	static const char *const empty_env[] = {NULL};
 
+	static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGCHLD};
+	sigset_t none;
+
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		sandbox_die(fail, "parent death signal");
+	/* The command starts with default signal handling whatever its
+	 * starter blocked or ignored (daemons block SIGTERM for sigwait). */
+	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+		signal(reset[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		sandbox_die(fail, "private mounts");
 	for (size_t i = 0; o->hide && o->hide[i]; i++)
@@ -101,6 +114,15 @@ static void sandbox_init(const struct sandbox_opts *o, int fail)
 		sandbox_die(fail, "/proc of the new PID namespace");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		sandbox_die(fail, "no new privileges");
+	/* As root: become the unprivileged user; changing every uid away from 0
+	 * clears every capability. */
+	if (geteuid() == 0) {
+		if (o->uid == 0 || o->gid == 0)
+			sandbox_die(fail, "refusing to run the command as root");
+		if (setgroups(0, NULL) < 0 || setresgid(o->gid, o->gid, o->gid) < 0 ||
+		    setresuid(o->uid, o->uid, o->uid) < 0)
+			sandbox_die(fail, "switching to the unprivileged user");
+	}
 	if (o->workdir && chdir(o->workdir) < 0)
 		sandbox_die(fail, o->workdir);
 	execvpe(o->argv[0], (char *const *)o->argv, (char *const *)(o->envp ? o->envp : empty_env));
@@ -154,25 +176,34 @@ static void sandbox_close_all(struct sandbox_pipes *p)
 		sandbox_close(fds[i]);
 }
 
-/* Streams output until both streams close; kills the init at the deadline. */
+/* Streams output until both streams close; kills the init at the deadline
+ * or when cancel_fd becomes readable. */
 static int sandbox_stream(const struct sandbox_opts *o, struct sandbox_pipes *p, pid_t init)
 {
 	int64_t deadline = o->timeout_ms ? sandbox_now_ms() + o->timeout_ms : 0;
-	struct pollfd fds[2] = {{p->out[0], POLLIN, 0}, {p->err[0], POLLIN, 0}};
-	bool timed_out = false;
+	struct pollfd fds[3] = {{p->out[0], POLLIN, 0},
+				{p->err[0], POLLIN, 0},
+				{o->cancel_fd > 0 ? o->cancel_fd : -1, POLLIN, 0}};
+	bool timed_out = false, cancelled = false;
 	char buf[4096];
 
 	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
 		int64_t left = deadline ? deadline - sandbox_now_ms() : -1;
 		int n;
 
-		if (deadline && left <= 0 && !timed_out) {
+		if (deadline && left <= 0 && !timed_out && !cancelled) {
 			kill(init, SIGKILL); /* the namespace's init: all of it dies */
 			timed_out = true;
 		}
-		n = poll(fds, 2, timed_out || !deadline ? -1 : (int)left);
+		n = poll(fds, 3, timed_out || cancelled || !deadline ? -1 : (int)left);
 		if (n < 0 && errno != EINTR)
 			return err_set(AICERT_ERR_IO, "sandbox: poll: %s", strerror(errno));
+		if (n > 0 && fds[2].fd >= 0 && fds[2].revents) {
+			if (!timed_out)
+				kill(init, SIGKILL);
+			cancelled = !timed_out;
+			fds[2].fd = -1;
+		}
 		for (int i = 0; n > 0 && i < 2; i++) {
 			ssize_t got;
 
@@ -186,6 +217,8 @@ static int sandbox_stream(const struct sandbox_opts *o, struct sandbox_pipes *p,
 				fds[i].fd = -1;
 		}
 	}
+	if (cancelled)
+		return err_set(AICERT_ERR_CANCELLED, "the command was cancelled");
 	return timed_out ? err_set(AICERT_ERR_TIMEOUT, "the command ran past its %u ms timeout",
 				   o->timeout_ms)
 			 : 0;
@@ -234,7 +267,7 @@ int sandbox_run(const struct sandbox_opts *o, int *status)
 	sandbox_close_all(&p);
 	if (r == 0 && init <= 0)
 		r = err_set(AICERT_ERR_UNAVAILABLE, "sandbox: could not start the command");
-	if (r == 0 || r == AICERT_ERR_TIMEOUT)
+	if (r == 0 || r == AICERT_ERR_TIMEOUT || r == AICERT_ERR_CANCELLED)
 		*status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	return r;
 }

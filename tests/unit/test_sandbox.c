@@ -49,6 +49,8 @@ static int run_sh(const char *script, bool network, const char *const *hide, uin
 				 .network = network,
 				 .hide = hide,
 				 .timeout_ms = timeout,
+				 .uid = 65534,
+				 .gid = 65534,
 				 .output = capture,
 				 .ctx = c};
 
@@ -74,7 +76,7 @@ static void sandbox_streams_output_and_status(void **state)
 static void sandbox_reports_setup_failures(void **state)
 {
 	const char *argv[] = {"/nonexistent/aicert-command", NULL};
-	struct sandbox_opts o = {.argv = argv};
+	struct sandbox_opts o = {.argv = argv, .uid = 65534, .gid = 65534};
 	int st = -1, r;
 
 	r = sandbox_run(&o, &st);
@@ -137,6 +139,7 @@ static void sandbox_hides_the_agent_socket(void **state)
 	int fd, st = -1;
 
 	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0); /* visible to the sandbox's user unless hidden */
 	snprintf(sock, sizeof(sock), "%s/agent.sock", dir);
 	strcpy(sun.sun_path, sock);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -148,6 +151,12 @@ static void sandbox_hides_the_agent_socket(void **state)
 	assert_int_equal(run_sh(script, true, hide, 0, &c, &st), 0);
 	assert_null(strstr(c.out, "VISIBLE"));
 	assert_non_null(strstr(c.out, "0\n"));
+	/* The command cannot undo the hiding: it holds no capability. */
+	snprintf(script, sizeof(script),
+		 "umount -l %s 2>/dev/null || echo REFUSED; test -e %s && echo VISIBLE", dir, sock);
+	assert_int_equal(run_sh(script, true, hide, 0, &c, &st), 0);
+	assert_non_null(strstr(c.out, "REFUSED"));
+	assert_null(strstr(c.out, "VISIBLE"));
 	close(fd);
 	unlink(sock);
 	rmdir(dir);
@@ -183,10 +192,13 @@ static void sandbox_gives_no_privileges_and_only_its_env(void **state)
 	struct capture c;
 	int st = -1;
 
-	assert_int_equal(
-		run_sh("grep NoNewPrivs /proc/self/status; env | sort", false, NULL, 0, &c, &st),
-		0);
+	assert_int_equal(run_sh("grep -E 'NoNewPrivs|CapEff|Uid' /proc/self/status; env | sort",
+				false, NULL, 0, &c, &st),
+			 0);
 	assert_non_null(strstr(c.out, "NoNewPrivs:\t1"));
+	/* Not root, no capability at all, whoever started it. */
+	assert_non_null(strstr(c.out, "CapEff:\t0000000000000000"));
+	assert_null(strstr(c.out, "Uid:\t0\t"));
 	assert_non_null(strstr(c.out, "ONLY=this"));
 	assert_null(strstr(c.out, "HOME="));
 	/* Its own PID namespace: the shell is init. */
