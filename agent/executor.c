@@ -17,6 +17,7 @@
 #include "err.h"
 #include "events.h"
 #include "executor.h"
+#include "fetch.h"
 #include "fileio.h"
 #include "jobcfg.h"
 #include "modeldir.h"
@@ -24,6 +25,11 @@
 
 #define EXECUTOR_MAX_DEPTH   32
 #define EXECUTOR_MAX_METRICS (1u << 20)
+#define EXECUTOR_NOBODY      65534
+/* Inputs arrive and are measured here, inside the workspace (one file
+ * system), then renamed into place: a directory input staged at '.' (the
+ * code) must not take the other inputs into its digest. */
+#define EXECUTOR_STAGING ".aicert-staging"
 
 struct executor {
 	struct executor_opts o;
@@ -40,8 +46,15 @@ int executor_open(const struct executor_opts *o, struct executor **ret)
 	if (!e)
 		return AICERT_ERR_NOMEM;
 	e->o = *o;
+	if (!e->o.run_uid)
+		e->o.run_uid = EXECUTOR_NOBODY;
+	if (!e->o.run_gid)
+		e->o.run_gid = EXECUTOR_NOBODY;
 	e->workspace = strdup(o->workspace);
 	r = e->workspace ? fileio_mkdir(o->workspace, 0755) : AICERT_ERR_NOMEM;
+	/* The command writes its outputs there; as root it runs as run_uid. */
+	if (r == 0 && geteuid() == 0 && chown(o->workspace, e->o.run_uid, e->o.run_gid) < 0)
+		r = err_set(AICERT_ERR_IO, "%s: chown: %s", o->workspace, strerror(errno));
 	if (r == 0)
 		r = rpc_client_dial(o->agent_url, &aicert__v1__agent__descriptor, &ro, &e->agent);
 	if (r < 0) {
@@ -119,7 +132,7 @@ int executor_start(struct executor *e, const uint8_t *job, size_t job_len, const
 			       "a job id of at most %d bytes and a nonce of 16 "
 			       "to %d bytes",
 			       EVENTS_MAX_JOB_ID, EVENTS_MAX_NONCE);
-	r = jobcfg_parse("job.yaml", NULL, job, job_len, &c);
+	r = jobcfg_parse("job.yaml", e->o.local_base, job, job_len, &c);
 	if (r == 0)
 		r = executor_counters(e, &ev.u.start.reset_count, &ev.u.start.restart_count);
 	if (r == 0) {
@@ -269,32 +282,143 @@ static int executor_measure(const char *path, struct events_input *in)
 	return r;
 }
 
-int executor_stage(struct executor *e, const struct jobcfg_input *in, const char *src)
+char *executor_input_path(const struct executor *e, const struct jobcfg_input *in)
+{
+	char *p = NULL;
+
+	return asprintf(&p, "%s/" EXECUTOR_STAGING "/%s", e->workspace, in->name) < 0 ? NULL : p;
+}
+
+/* rename() that never replaces anything. */
+static int executor_move(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) < 0)
+		return err_set(errno == EEXIST ? AICERT_ERR_EXISTS : AICERT_ERR_IO,
+			       "installing %s: %s", to, strerror(errno));
+	return 0;
+}
+
+/* Moves a measured input from the staging area to its place: renames only,
+ * so the bytes the command finds are the bytes that were hashed. The code
+ * (dest ".") brings its top-level entries into the workspace root. */
+static int executor_install(struct executor *e, const struct jobcfg_input *in, const char *src)
+{
+	struct stat st;
+	char *dst = NULL;
+	DIR *d;
+	struct dirent *de;
+	int r = 0;
+
+	if (strcmp(in->dest, ".") != 0) {
+		if (asprintf(&dst, "%s/%s", e->workspace, in->dest) < 0)
+			return AICERT_ERR_NOMEM;
+		r = executor_parents(dst);
+		if (r == 0)
+			r = executor_move(src, dst);
+		free(dst);
+		return r;
+	}
+	if (lstat(src, &st) < 0 || !S_ISDIR(st.st_mode))
+		return err_set(AICERT_ERR_INVALID, "the code staged at '.' must be a directory");
+	d = opendir(src);
+	if (!d)
+		return err_set(AICERT_ERR_IO, "%s: %s", src, strerror(errno));
+	while (r == 0 && (de = readdir(d))) {
+		char *from = NULL;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (asprintf(&from, "%s/%s", src, de->d_name) < 0 ||
+		    asprintf(&dst, "%s/%s", e->workspace, de->d_name) < 0)
+			r = AICERT_ERR_NOMEM;
+		else
+			r = executor_move(from, dst);
+		free(from);
+		free(dst);
+		dst = NULL;
+	}
+	closedir(d);
+	if (r == 0 && rmdir(src) < 0)
+		r = err_set(AICERT_ERR_IO, "%s: %s", src, strerror(errno));
+	return r;
+}
+
+int executor_seal(struct executor *e, const struct jobcfg_input *in, const char *uri,
+		  struct events_input *out)
 {
 	struct events_event ev = {.kind = EVENTS_INPUT};
-	char *dst = NULL;
+	char *dst = executor_input_path(e, in);
 	int r;
 
-	if (asprintf(&dst, "%s/%s", e->workspace, in->dest) < 0)
+	if (!dst)
 		return AICERT_ERR_NOMEM;
-	r = executor_parents(dst);
-	if (r == 0)
-		r = executor_copy(src, dst, 0);
 	/* The digest is of the bytes staged, read back here. */
-	if (r == 0)
-		r = executor_measure(dst, &ev.u.input);
-	if (r == 0 &&
-	    (strlen(in->name) > EVENTS_MAX_NAME || strlen(in->location) > EVENTS_MAX_PATH))
-		r = err_set(AICERT_ERR_TOO_BIG, "%s: name or location too long", in->field);
+	r = executor_measure(dst, &ev.u.input);
+	if (r == 0 && (strlen(in->name) > EVENTS_MAX_NAME || strlen(uri) > EVENTS_MAX_PATH))
+		r = err_set(AICERT_ERR_TOO_BIG, "name or location too long");
 	if (r == 0) {
 		snprintf(ev.u.input.kind, sizeof(ev.u.input.kind), "%s",
 			 jobcfg_kind_name(in->kind));
 		strcpy(ev.u.input.name, in->name);
-		strcpy(ev.u.input.uri, in->location);
+		strcpy(ev.u.input.uri, uri);
 		r = executor_extend(e, &ev);
 	}
+	if (r == 0 && out)
+		*out = ev.u.input;
+	if (r == 0)
+		r = executor_install(e, in, dst);
 	free(dst);
 	return r < 0 ? err_wrap(r, "%s", in->field) : 0;
+}
+
+int executor_stage(struct executor *e, const struct jobcfg_input *in, const char *src)
+{
+	char *dst = executor_input_path(e, in);
+	int r;
+
+	if (!dst)
+		return AICERT_ERR_NOMEM;
+	r = executor_parents(dst);
+	if (r == 0)
+		r = executor_copy(src, dst, 0);
+	free(dst);
+	if (r < 0)
+		return err_wrap(r, "%s", in->field);
+	return executor_seal(e, in, in->location, NULL);
+}
+
+int executor_fetch(struct executor *e, const struct jobcfg_input *in, const struct fetch_opts *fo,
+		   struct events_input *out)
+{
+	char *dst = executor_input_path(e, in), *uri = NULL;
+	uint8_t digest[32];
+	uint64_t size;
+	int r;
+
+	if (!dst)
+		return AICERT_ERR_NOMEM;
+	r = executor_parents(dst);
+	if (r == 0 && in->source == JOBCFG_SOURCE_URL) {
+		r = fetch_https(fo, in->location, in->has_sha256 ? in->sha256 : NULL, dst, digest,
+				&size);
+		uri = r == 0 ? strdup(in->location) : NULL;
+	} else if (r == 0 && in->source == JOBCFG_SOURCE_GIT) {
+		r = fetch_git(fo, in->git_is_url ? in->location : in->resolved, in->git_commit,
+			      in->git_subdir, dst);
+		uri = r == 0 ? fetch_git_uri(in->location, in->git_commit, in->git_subdir) : NULL;
+	} else if (r == 0) {
+		r = err_set(AICERT_ERR_INVALID, "not a git or url input");
+	}
+	if (r == 0 && !uri)
+		r = AICERT_ERR_NOMEM;
+	free(dst);
+	if (r < 0) {
+		free(uri);
+		return err_wrap(r, "%s", in->field);
+	}
+	r = executor_seal(e, in, uri, out);
+	free(uri);
+	return r;
 }
 
 /* ---- Run and finish ----------------------------------------------------- */
@@ -314,6 +438,9 @@ int executor_run(struct executor *e, const struct jobcfg *cfg, int *status, uint
 				  .network = t->network == JOBCFG_NETWORK_ALLOWED,
 				  .hide = e->o.hide,
 				  .timeout_ms = t->timeout_s * 1000u,
+				  .cancel_fd = e->o.cancel_fd,
+				  .uid = e->o.run_uid,
+				  .gid = e->o.run_gid,
 				  .output = e->o.output,
 				  .ctx = e->o.ctx};
 	char **env = calloc(t->n_env + 2, sizeof(*env));
@@ -326,6 +453,16 @@ int executor_run(struct executor *e, const struct jobcfg *cfg, int *status, uint
 			r = AICERT_ERR_NOMEM;
 	if (r == 0 && asprintf(&workdir, "%s/%s", e->workspace, t->workdir) < 0)
 		r = AICERT_ERR_NOMEM;
+	/* Every input is in place: the staging area is empty. */
+	if (r == 0) {
+		char *staging = NULL;
+
+		if (asprintf(&staging, "%s/" EXECUTOR_STAGING, e->workspace) < 0)
+			r = AICERT_ERR_NOMEM;
+		else if (rmdir(staging) < 0 && errno != ENOENT)
+			r = err_set(AICERT_ERR_STATE, "%s: %s", staging, strerror(errno));
+		free(staging);
+	}
 	if (r == 0) {
 		so.envp = (const char *const *)env;
 		so.workdir = workdir;
@@ -384,7 +521,16 @@ static uint64_t executor_flops(struct executor *e, const struct jobcfg *cfg)
 	return flops;
 }
 
-int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, uint64_t wall_ms)
+void executor_outputs_free(struct executor_outputs *o)
+{
+	if (!o)
+		return;
+	modeldir_free(o->files, o->n);
+	memset(o, 0, sizeof(*o));
+}
+
+int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, uint64_t wall_ms,
+		    struct executor_outputs *out)
 {
 	struct modeldir_file *files = NULL;
 	struct events_event ev;
@@ -409,8 +555,16 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 		strcpy(ev.u.output.path, files[i].path);
 		memcpy(ev.u.output.sha256, files[i].sha256, 32);
 		ev.u.output.size = files[i].size;
-		memcpy(digests[k++], files[i].sha256, 32);
+		memcpy(digests[k], files[i].sha256, 32);
 		r = executor_extend(e, &ev);
+		/* Keep the measured ones at the front, in order. */
+		if (k != i) {
+			struct modeldir_file t = files[k];
+
+			files[k] = files[i];
+			files[i] = t;
+		}
+		k++;
 	}
 	if (r == 0) {
 		ev = (struct events_event){.kind = EVENTS_OUTPUTS};
@@ -419,12 +573,24 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 	}
 	if (r == 0)
 		r = executor_extend(e, &ev);
+	if (r == 0 && out)
+		memcpy(out->root, ev.u.outputs.root_sha256, 32);
 	if (r == 0) {
 		ev = (struct events_event){.kind = EVENTS_JOB_END};
 		ev.u.end.exit_code = status;
 		ev.u.end.flops = executor_flops(e, cfg);
 		ev.u.end.wall_ms = wall_ms;
 		r = executor_extend(e, &ev);
+	}
+	if (r == 0 && out) {
+		out->flops = ev.u.end.flops;
+		/* The unmeasured ones go; the caller gets the measured ones. */
+		for (size_t i = k; i < n; i++)
+			free(files[i].path);
+		out->files = files;
+		out->n = k;
+		files = NULL;
+		n = 0;
 	}
 	free(digests);
 	modeldir_free(files, n);

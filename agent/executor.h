@@ -18,12 +18,16 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sandbox.h"
 
 struct executor;
+struct events_input;
+struct fetch_opts;
 struct jobcfg;
 struct jobcfg_input;
+struct modeldir_file;
 
 struct executor_opts {
 	const char *agent_url; /* the agent's local socket, ipc://PATH */
@@ -31,6 +35,16 @@ struct executor_opts {
 	/* Directories the training command must not see (the agent socket's
 	 * directory at least); NULL-terminated. */
 	const char *const *hide;
+	/* Started by root: the user the command runs as (0: nobody, 65534);
+	 * the workspace is given to that user. Ignored otherwise. */
+	uid_t run_uid;
+	gid_t run_gid;
+	/* What relative local paths in the job resolve against (local git
+	 * repositories, on a runner that shares the controller's files); NULL:
+	 * kept as written. */
+	const char *local_base;
+	/* > 0: readable cancels a running command (sandbox_opts.cancel_fd). */
+	int cancel_fd;
 	/* Output of the training command, as it comes. */
 	void (*output)(void *ctx, enum sandbox_stream s, const char *buf, size_t len);
 	void *ctx;
@@ -49,12 +63,36 @@ int executor_start(struct executor *e, const uint8_t *job, size_t job_len, const
  * directory, the digest is the root over its files as for outputs. */
 int executor_stage(struct executor *e, const struct jobcfg_input *in, const char *src);
 
+/* The input's place in the workspace (malloc'd): WORKSPACE/dest. */
+char *executor_input_path(const struct executor *e, const struct jobcfg_input *in);
+
+/* Measures what is at the input's place (put there by executor_stage's
+ * copy, by the executor service's PutFile, or by executor_fetch) and extends
+ * its input event recording uri; *out (may be NULL) receives the event. */
+int executor_seal(struct executor *e, const struct jobcfg_input *in, const char *uri,
+		  struct events_input *out);
+
+/* A git or url input: fetched by the executor itself into its place (see
+ * fetch.h; a url's expected SHA-256 is checked), then sealed. A git input's
+ * uri is "git+REPO@COMMIT[#subdirectory=DIR]". */
+int executor_fetch(struct executor *e, const struct jobcfg_input *in, const struct fetch_opts *fo,
+		   struct events_input *out);
+
 /* Runs the training command; *status as sandbox_run reports it. */
 int executor_run(struct executor *e, const struct jobcfg *cfg, int *status, uint64_t *wall_ms);
 
 /* Measures the outputs (regular files under outputs.dir matching its
  * globs) and ends the job with its exit status, its FLOPs (total_flos from
  * the metrics file, 0 without one) and its wall time. */
-int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, uint64_t wall_ms);
+struct executor_outputs {
+	struct modeldir_file *files; /* the outputs measured, in path order */
+	size_t n;
+	uint8_t root[32];
+	uint64_t flops;
+};
+
+int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, uint64_t wall_ms,
+		    struct executor_outputs *out);
+void executor_outputs_free(struct executor_outputs *o);
 
 #endif

@@ -2,7 +2,10 @@
 # dev.sh: build, test and demo aicert on a Debian 12 machine.
 #
 #   ./deploy/dev.sh test    install missing packages, build, run every test
-#   ./deploy/dev.sh demo    install missing packages, build, run the demo
+#   ./deploy/dev.sh demo    install missing packages, build, run the demo: an
+#                           attested training run on the local runner, verified
+#   ./deploy/dev.sh demo-platform   the lower-level demo: a quote checked by
+#                           tpm2_checkquote, enrollment, a proof of the platform
 #   ./deploy/dev.sh build   install missing packages and build
 #   ./deploy/dev.sh deps    install missing packages only
 #   ./deploy/dev.sh format-check   every C file as .clang-format has it
@@ -23,8 +26,8 @@ BUILD=${AICERT_BUILD_DIR:-$ROOT/build}
 PACKAGES=(
 	build-essential cmake ninja-build pkg-config git ca-certificates openssl
 	libtss2-dev libprotobuf-c-dev protobuf-c-compiler libnng-dev libssl-dev
-	libyaml-dev libcmocka-dev libjansson-dev
-	swtpm swtpm-tools tpm2-tools
+	libyaml-dev libcmocka-dev libjansson-dev libcurl4-openssl-dev
+	swtpm swtpm-tools tpm2-tools python3
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 FORMAT_PACKAGES=(clang-format)
@@ -81,8 +84,9 @@ format-check) deps format && format_check ;;
 build) deps && build ;;
 test) deps && build && run_tests ;;
 demo) deps && build && exec "$ROOT/deploy/demo.sh" "$BUILD" ;;
+demo-platform) deps && build && exec "$ROOT/deploy/demo_platform.sh" "$BUILD" ;;
 *)
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -82,6 +83,8 @@ static int setup(void **state)
 
 	FMT(f->dir, sizeof(f->dir), "%s/aicert-run.XXXXXX", getenv("TMPDIR") ?: "/tmp");
 	assert_non_null(mkdtemp(f->dir));
+	/* Run by root, the command runs as nobody: it must reach its workspace. */
+	assert_int_equal(chmod(f->dir, 0711), 0);
 	assert_int_equal(runner_local_start(&ro, &f->runner), 0);
 	fx_join(f, "ca", f->ca);
 	assert_int_equal(harness_run(init), 0);
@@ -153,7 +156,7 @@ static const char *job_yaml(const struct fx *f, const char *command)
 static void run_job(struct fx *f, const char *name, const char *command, int *status,
 		    char proof_path[PATH_MAX], char workspace[PATH_MAX])
 {
-	const char *hide[] = {runner_local_dir(f->runner), NULL};
+	const char *hide[] = {runner_local_private_dir(f->runner), NULL};
 	struct executor_opts eo = {.agent_url = runner_local_url(f->runner),
 				   .workspace = workspace,
 				   .hide = hide,
@@ -183,7 +186,7 @@ static void run_job(struct fx *f, const char *name, const char *command, int *st
 	f->output_len = 0;
 	if (executor_run(e, cfg, status, &wall) != 0)
 		fail_msg("run: %s\n%s", err_msg(AICERT_ERR_UNAVAILABLE), f->output);
-	assert_int_equal(executor_finish(e, cfg, *status, wall), 0);
+	assert_int_equal(executor_finish(e, cfg, *status, wall, NULL), 0);
 	executor_free(e);
 	assert_int_equal(rpc_client_dial(runner_local_url(f->runner),
 					 &aicert__v1__agent__descriptor, NULL, &c),
