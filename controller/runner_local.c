@@ -6,6 +6,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -27,9 +27,6 @@
 
 #define RL_POLL_MS       10
 #define RL_MAX_ARGS      64
-#define RL_PORT_TRIES    20
-#define RL_PORT_BASE     20000 /* even ports 20000..31998: below the ephemeral range */
-#define RL_PORT_PAIRS    6000
 #define RL_LOG_MAX       (64 << 10)
 #define RL_TAIL_BYTES    2048
 #define RL_TAIL_LINES    3
@@ -37,18 +34,21 @@
 #define RL_DEFAULT_PATH  "/usr/local/bin:/usr/bin:/bin"
 #define RL_SOCKET_PREFIX "ipc://"
 
-/* The agent's socket DIR/agent.sock must fit a sun_path (108 bytes). */
-#define RL_DIR_MAX (108 - sizeof("/agent.sock"))
+/* The sockets DIR/runner/... must fit a sun_path (108 bytes). */
+#define RL_DIR_MAX (108 - sizeof("/runner/tpm.sock.ctrl"))
 
 struct runner_local {
 	char dir[RL_DIR_MAX];
+	char priv[RL_DIR_MAX + 8];
+	char work[RL_DIR_MAX + 8];
 	char url[RL_DIR_MAX + 32];
-	char tcti[64];
+	char exec_url[RL_DIR_MAX + 32];
+	char tcti[RL_DIR_MAX + 32];
 	char ek_root[RL_DIR_MAX + 48];
 	char ek_issuer[RL_DIR_MAX + 32];
-	int port;
 	pid_t swtpm;
 	pid_t agent;
+	pid_t executor;
 	bool keep;
 	bool stopped;
 	long timeout_ms;
@@ -70,13 +70,13 @@ static void rl_sleep_ms(long ms)
 		;
 }
 
-/* Joins DIR and name into out (PATH_MAX bytes). */
+/* Joins DIR/runner and name into out (PATH_MAX bytes). */
 static int rl_path(const struct runner_local *r, const char *name, char *out)
 {
-	int n = snprintf(out, PATH_MAX, "%s/%s", r->dir, name);
+	int n = snprintf(out, PATH_MAX, "%s/%s", r->priv, name);
 
 	if (n < 0 || n >= PATH_MAX)
-		return err_set(AICERT_ERR_INVALID, "%s/%s: path too long", r->dir, name);
+		return err_set(AICERT_ERR_INVALID, "%s/%s: path too long", r->priv, name);
 	return 0;
 }
 
@@ -311,21 +311,24 @@ static int rl_which(const char *name, char out[PATH_MAX])
 		       name);
 }
 
-static int rl_agent_path(const struct runner_local_opts *o, char out[PATH_MAX])
+/* The program `name`: bin when given, else next to this executable, else
+ * in ../agent/ (the build tree). */
+static int rl_bin_path(const char *bin, const char *name, char out[PATH_MAX])
 {
-	static const char *const rel[] = {"/aicert-agent", "/../agent/aicert-agent"};
-	char self[PATH_MAX];
+	char self[PATH_MAX], rel[2][64];
 	ssize_t n;
 	char *slash;
 
-	if (o->agent_bin) {
-		if (snprintf(out, PATH_MAX, "%s", o->agent_bin) >= PATH_MAX)
-			return err_set(AICERT_ERR_INVALID, "agent binary path too long");
+	if (bin) {
+		if (snprintf(out, PATH_MAX, "%s", bin) >= PATH_MAX)
+			return err_set(AICERT_ERR_INVALID, "%s: path too long", name);
 		if (access(out, X_OK) < 0)
-			return err_set(AICERT_ERR_NOT_FOUND, "aicert-agent %s: %s", out,
+			return err_set(AICERT_ERR_NOT_FOUND, "%s %s: %s", name, out,
 				       strerror(errno));
 		return 0;
 	}
+	snprintf(rel[0], sizeof(rel[0]), "/%s", name);
+	snprintf(rel[1], sizeof(rel[1]), "/../agent/%s", name);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n < 0)
 		return err_set(AICERT_ERR_IO, "readlink /proc/self/exe: %s", strerror(errno));
@@ -337,7 +340,7 @@ static int rl_agent_path(const struct runner_local_opts *o, char out[PATH_MAX])
 		if (snprintf(out, PATH_MAX, "%s%s", self, rel[i]) < PATH_MAX &&
 		    access(out, X_OK) == 0)
 			return 0;
-	return err_set(AICERT_ERR_NOT_FOUND, "aicert-agent not found next to %s", self);
+	return err_set(AICERT_ERR_NOT_FOUND, "%s not found next to %s", name, self);
 }
 
 /* ---- swtpm -------------------------------------------------------------------------- */
@@ -364,7 +367,7 @@ static int rl_write_config(const struct runner_local *r)
 	snprintf(text, sizeof(text),
 		 "statedir = %s/ca\nsigningkey = %s/ca/signkey.pem\n"
 		 "issuercert = %s/ca/issuercert.pem\ncertserial = %s/ca/certserial\n",
-		 r->dir, r->dir, r->dir, r->dir);
+		 r->priv, r->priv, r->priv, r->priv);
 	ret = rl_write(r, "swtpm-localca.conf", text);
 	if (ret == 0)
 		ret = rl_write(r, "swtpm-localca.options",
@@ -376,7 +379,7 @@ static int rl_write_config(const struct runner_local *r)
 		 "create_certs_tool = %s\ncreate_certs_tool_config = %s/swtpm-localca.conf\n"
 		 "create_certs_tool_options = %s/swtpm-localca.options\n"
 		 "active_pcr_banks = sha256,sha1\n",
-		 localca, r->dir, r->dir);
+		 localca, r->priv, r->priv);
 	return rl_write(r, "swtpm_setup.conf", text);
 }
 
@@ -409,51 +412,22 @@ static int rl_manufacture(struct runner_local *r)
 	return rl_run(r, argv, "setup.log", "swtpm_setup");
 }
 
-static int rl_bind_check(int port)
+/* 1 when swtpm's control socket answers CMD_GET_CAPABILITY. */
+static int rl_ping(const char *path)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd, one = 1, ok;
-
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return 0;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	sin.sin_port = htons((uint16_t)port);
-	ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
-	close(fd);
-	return ok;
-}
-
-/* A random even port P with P and P + 1 free now. */
-static int rl_pick_port(void)
-{
-	for (int i = 0; i < 200; i++) {
-		uint32_t v = 0;
-		int p;
-
-		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-			v = (uint32_t)rl_now_ms() ^ ((uint32_t)getpid() << 8) ^ (uint32_t)i;
-		p = RL_PORT_BASE + 2 * (int)(v % RL_PORT_PAIRS);
-		if (rl_bind_check(p) && rl_bind_check(p + 1))
-			return p;
-	}
-	return -1;
-}
-
-/* 1 when swtpm's control channel on port answers CMD_GET_CAPABILITY. */
-static int rl_ping(int port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	static const uint8_t cmd[4] = {0, 0, 0, 1};
 	struct pollfd pfd = {.events = POLLIN};
 	uint8_t reply[16];
 	int ok = 0;
 
-	pfd.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return 0;
+	strcpy(sun.sun_path, path);
+	pfd.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (pfd.fd < 0)
 		return 0;
-	sin.sin_port = htons((uint16_t)port);
-	if (connect(pfd.fd, (struct sockaddr *)&sin, sizeof(sin)) == 0 &&
+	if (connect(pfd.fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
 	    send(pfd.fd, cmd, sizeof(cmd), MSG_NOSIGNAL) == sizeof(cmd) &&
 	    poll(&pfd, 1, 500) == 1 && recv(pfd.fd, reply, sizeof(reply), 0) > 0)
 		ok = 1;
@@ -461,89 +435,73 @@ static int rl_ping(int port)
 	return ok;
 }
 
-/* Starts swtpm on port: 0 once it answers, 1 when it exited at once (a
- * port taken since we checked it: try another), or an error. */
-static int rl_swtpm_try(struct runner_local *r, const char *swtpm, int port)
+/* swtpm on Unix sockets in DIR/runner (tpm.sock, and tpm.sock.ctrl where
+ * tcti-swtpm looks for the control channel): only this user reaches them,
+ * and no network namespace does. Ready once the control socket answers. */
+static int rl_swtpm(struct runner_local *r)
 {
-	char state[RL_DIR_MAX + 16], server[96], ctrl[96];
-	const char *argv[] = {swtpm,  "socket", "--tpm2", "--tpmstate", state, "--server",
-			      server, "--ctrl", ctrl,     "--flags",    NULL,  NULL};
+	char swtpm[PATH_MAX], state[PATH_MAX + 8], server[PATH_MAX + 32], ctrl[PATH_MAX + 32];
+	char sock[PATH_MAX], ctrl_sock[PATH_MAX];
+	const char *argv[] = {swtpm,
+			      "socket",
+			      "--tpm2",
+			      "--tpmstate",
+			      state,
+			      "--server",
+			      server,
+			      "--ctrl",
+			      ctrl,
+			      "--flags",
+			      "not-need-init,startup-clear",
+			      NULL};
 	long end;
 	int status, ret;
 
-	argv[10] = "not-need-init,startup-clear";
-	snprintf(state, sizeof(state), "dir=%s/state", r->dir);
-	snprintf(server, sizeof(server), "type=tcp,port=%d,bindaddr=127.0.0.1", port);
-	snprintf(ctrl, sizeof(ctrl), "type=tcp,port=%d,bindaddr=127.0.0.1", port + 1);
+	ret = rl_which("swtpm", swtpm);
+	if (ret == 0)
+		ret = rl_path(r, "tpm.sock", sock);
+	if (ret == 0)
+		ret = rl_path(r, "tpm.sock.ctrl", ctrl_sock);
+	if (ret < 0)
+		return ret;
+	snprintf(state, sizeof(state), "dir=%s/state", r->priv);
+	snprintf(server, sizeof(server), "type=unixio,path=%s,mode=0600", sock);
+	snprintf(ctrl, sizeof(ctrl), "type=unixio,path=%s,mode=0600", ctrl_sock);
 	ret = rl_spawn(r, argv, "swtpm.log", &r->swtpm);
 	if (ret < 0)
 		return ret;
 	end = rl_now_ms() + r->timeout_ms;
 	for (;;) {
 		if (rl_wait(r->swtpm, 0, &status)) {
-			char path[PATH_MAX], tail[RL_TAIL_BYTES + 16];
-
 			r->swtpm = 0;
-			if (rl_path(r, "swtpm.log", path) == 0)
-				rl_tail(path, tail, sizeof(tail));
-			if (strstr(tail, "Address already in use"))
-				return 1;
 			return rl_fail(r, AICERT_ERR_UNAVAILABLE, "swtpm.log",
-				       "swtpm on port %d exited with status %d", port,
-				       rl_status(status));
+				       "swtpm exited with status %d", rl_status(status));
 		}
-		/* The answer could come from another process's listener
-		 * while ours fails to bind: ours must still run after it. */
-		if (rl_ping(port + 1) && !rl_wait(r->swtpm, 20, &status))
+		if (rl_ping(ctrl_sock)) {
+			snprintf(r->tcti, sizeof(r->tcti), "swtpm:path=%s/tpm.sock", r->priv);
 			return 0;
+		}
 		if (rl_now_ms() >= end)
 			break;
 		rl_sleep_ms(RL_POLL_MS);
 	}
 	rl_kill(&r->swtpm, 0);
-	return rl_fail(r, AICERT_ERR_TIMEOUT, "swtpm.log",
-		       "swtpm on port %d did not answer within %ld ms", port, r->timeout_ms);
-}
-
-static int rl_swtpm(struct runner_local *r)
-{
-	char swtpm[PATH_MAX];
-	int ret;
-
-	ret = rl_which("swtpm", swtpm);
-	if (ret < 0)
-		return ret;
-	for (int i = 0; i < RL_PORT_TRIES; i++) {
-		int port = rl_pick_port();
-
-		if (port < 0)
-			break;
-		ret = rl_swtpm_try(r, swtpm, port);
-		if (ret < 0)
-			return ret;
-		if (ret == 0) {
-			r->port = port;
-			snprintf(r->tcti, sizeof(r->tcti), "swtpm:host=127.0.0.1,port=%d", port);
-			return 0;
-		}
-	}
-	return err_set(AICERT_ERR_UNAVAILABLE,
-		       "no free pair of TCP ports for swtpm on 127.0.0.1 in %d..%d", RL_PORT_BASE,
-		       RL_PORT_BASE + 2 * RL_PORT_PAIRS - 1);
+	return rl_fail(r, AICERT_ERR_TIMEOUT, "swtpm.log", "swtpm did not answer within %ld ms",
+		       r->timeout_ms);
 }
 
 /* ---- the agent ---------------------------------------------------------------------- */
 
-/* The agent logs "<6>ready: ..." once it serves: a line whose message starts
- * with "ready". */
-static int rl_agent_ready(const struct runner_local *r)
+/* The agent and the executor log "<6>ready: ..." once they serve: a line
+ * whose message starts with "ready". */
+static int rl_ready(const struct runner_local *r, const char *log_name)
 {
 	char path[PATH_MAX];
 	uint8_t *buf = NULL;
 	size_t len;
 	int ready = 0;
 
-	if (rl_path(r, "agent.log", path) < 0 || fileio_read_all(path, RL_LOG_MAX, &buf, &len) < 0)
+	if (rl_path(r, log_name, path) < 0 || fileio_read_all(path, RL_LOG_MAX, &buf, &len) < 0)
 		return 0;
 	for (char *line = (char *)buf, *nl; !ready && (nl = strchr(line, '\n')); line = nl + 1) {
 		char *msg = line, *gt = memchr(line, '>', (size_t)(nl - line));
@@ -556,14 +514,37 @@ static int rl_agent_ready(const struct runner_local *r)
 	return ready;
 }
 
+/* Waits for *pid to log its ready line. */
+static int rl_await(struct runner_local *r, pid_t *pid, const char *bin, const char *log_name)
+{
+	long end = rl_now_ms() + r->timeout_ms;
+	int status;
+
+	for (;;) {
+		if (rl_ready(r, log_name))
+			return 0;
+		if (rl_wait(*pid, 0, &status)) {
+			*pid = 0;
+			return rl_fail(r, AICERT_ERR_UNAVAILABLE, log_name,
+				       "%s exited with status %d before it was ready", bin,
+				       rl_status(status));
+		}
+		if (rl_now_ms() >= end)
+			break;
+		rl_sleep_ms(RL_POLL_MS);
+	}
+	rl_kill(pid, 0);
+	return rl_fail(r, AICERT_ERR_TIMEOUT, log_name, "%s was not ready within %ld ms", bin,
+		       r->timeout_ms);
+}
+
 static int rl_agent(struct runner_local *r, const char *bin, const char *const *extra)
 {
 	char state[PATH_MAX];
 	const char *argv[RL_MAX_ARGS + 1] = {
 		bin, "--tcti", r->tcti, "--state-dir", state, "--local", r->url, "--boot-log", ""};
 	size_t n = 9;
-	long end;
-	int status, ret;
+	int ret;
 
 	for (size_t i = 0; extra && extra[i]; i++) {
 		if (n >= RL_MAX_ARGS)
@@ -577,23 +558,25 @@ static int rl_agent(struct runner_local *r, const char *bin, const char *const *
 		ret = rl_spawn(r, argv, "agent.log", &r->agent);
 	if (ret < 0)
 		return ret;
-	end = rl_now_ms() + r->timeout_ms;
-	for (;;) {
-		if (rl_agent_ready(r))
-			return 0;
-		if (rl_wait(r->agent, 0, &status)) {
-			r->agent = 0;
-			return rl_fail(r, AICERT_ERR_UNAVAILABLE, "agent.log",
-				       "%s exited with status %d before it was ready", bin,
-				       rl_status(status));
-		}
-		if (rl_now_ms() >= end)
-			break;
-		rl_sleep_ms(RL_POLL_MS);
+	return rl_await(r, &r->agent, bin, "agent.log");
+}
+
+/* The executor: serves the controller on DIR/runner/executor.sock, runs the
+ * job in DIR/work, and hides DIR/runner from the job's command. */
+static int rl_executor(struct runner_local *r, const char *bin, const char *ca_file)
+{
+	const char *argv[] = {bin,     "--agent", r->url,  "--listen", r->exec_url, "--workspace",
+			      r->work, "--hide",  r->priv, NULL,       NULL,        NULL};
+	int ret;
+
+	if (ca_file) {
+		argv[9] = "--ca-file";
+		argv[10] = ca_file;
 	}
-	rl_kill(&r->agent, 0);
-	return rl_fail(r, AICERT_ERR_TIMEOUT, "agent.log", "%s was not ready within %ld ms", bin,
-		       r->timeout_ms);
+	ret = rl_spawn(r, argv, "executor.log", &r->executor);
+	if (ret < 0)
+		return ret;
+	return rl_await(r, &r->executor, bin, "executor.log");
 }
 
 /* ---- runner ------------------------------------------------------------------------- */
@@ -616,20 +599,29 @@ static int rl_mkdir(struct runner_local *r, const struct runner_local_opts *o)
 	if (!mkdtemp(tmpl))
 		return err_set(AICERT_ERR_IO, "mkdtemp %s: %s", tmpl, strerror(errno));
 	memcpy(r->dir, tmpl, (size_t)n + 1);
-	snprintf(r->url, sizeof(r->url), RL_SOCKET_PREFIX "%s/agent.sock", r->dir);
-	snprintf(r->ek_root, sizeof(r->ek_root), "%s/ca/swtpm-localca-rootca-cert.pem", r->dir);
-	snprintf(r->ek_issuer, sizeof(r->ek_issuer), "%s/ca/issuercert.pem", r->dir);
+	snprintf(r->priv, sizeof(r->priv), "%s/runner", r->dir);
+	snprintf(r->work, sizeof(r->work), "%s/work", r->dir);
+	snprintf(r->url, sizeof(r->url), RL_SOCKET_PREFIX "%s/agent.sock", r->priv);
+	snprintf(r->exec_url, sizeof(r->exec_url), RL_SOCKET_PREFIX "%s/executor.sock", r->priv);
+	snprintf(r->ek_root, sizeof(r->ek_root), "%s/ca/swtpm-localca-rootca-cert.pem", r->priv);
+	snprintf(r->ek_issuer, sizeof(r->ek_issuer), "%s/ca/issuercert.pem", r->priv);
+	/* DIR: traversable, so that the job's command (run as another user by
+	 * root) reaches DIR/work; DIR/runner: ours alone. */
+	if (chmod(r->dir, 0711) < 0 || mkdir(r->priv, 0700) < 0)
+		return err_set(AICERT_ERR_IO, "%s: %s", r->priv, strerror(errno));
 	return 0;
 }
 
 int runner_local_start(const struct runner_local_opts *o, struct runner_local **ret)
 {
 	struct runner_local *r = NULL;
-	char agent[PATH_MAX];
-	long t0 = rl_now_ms(), t1, t2;
+	char agent[PATH_MAX], executor[PATH_MAX];
+	long t0 = rl_now_ms(), t1, t2, t3;
 	int rc;
 
-	rc = rl_agent_path(o, agent);
+	rc = rl_bin_path(o->agent_bin, "aicert-agent", agent);
+	if (rc == 0 && o->executor)
+		rc = rl_bin_path(o->executor_bin, "aicert-executor", executor);
 	if (rc < 0)
 		return err_wrap(rc, "local runner");
 	r = calloc(1, sizeof(*r));
@@ -646,6 +638,9 @@ int runner_local_start(const struct runner_local_opts *o, struct runner_local **
 	t2 = rl_now_ms();
 	if (rc == 0)
 		rc = rl_agent(r, agent, o->agent_args);
+	t3 = rl_now_ms();
+	if (rc == 0 && o->executor)
+		rc = rl_executor(r, executor, o->ca_file);
 	if (rc < 0) {
 		char msg[1024];
 
@@ -654,8 +649,9 @@ int runner_local_start(const struct runner_local_opts *o, struct runner_local **
 		runner_local_free(r);
 		return err_set(rc, "local runner: %s", msg);
 	}
-	log_debug("runner %s: ready in %ld ms (swtpm_setup %ld, swtpm %ld, agent %ld) on %s",
-		  r->dir, rl_now_ms() - t0, t1 - t0, t2 - t1, rl_now_ms() - t2, r->tcti);
+	log_debug("runner %s: ready in %ld ms (swtpm_setup %ld, swtpm %ld, agent %ld, "
+		  "executor %ld)",
+		  r->dir, rl_now_ms() - t0, t1 - t0, t2 - t1, t3 - t2, rl_now_ms() - t3);
 	*ret = r;
 	return 0;
 }
@@ -671,11 +667,13 @@ static int rl_rm_one(const char *path, const struct stat *st, int flag, struct F
 
 int runner_local_stop(struct runner_local *r)
 {
-	int agent_status, swtpm_status, rc = 0;
+	int exec_status, agent_status, swtpm_status, rc = 0;
 
 	if (!r || r->stopped)
 		return 0;
 	r->stopped = true;
+	/* The executor first: it kills a command still running. */
+	exec_status = rl_kill(&r->executor, RUNNER_LOCAL_STOP_MS);
 	agent_status = rl_kill(&r->agent, RUNNER_LOCAL_STOP_MS);
 	swtpm_status = rl_kill(&r->swtpm, RUNNER_LOCAL_STOP_MS);
 	if (agent_status != 0)
@@ -685,6 +683,9 @@ int runner_local_stop(struct runner_local *r)
 			     : err_set(AICERT_ERR_STATE,
 				       "local runner %s: the agent exited with status %d", r->dir,
 				       agent_status);
+	else if (exec_status != 0)
+		rc = err_set(AICERT_ERR_STATE, "local runner %s: the executor %s", r->dir,
+			     exec_status < 0 ? "did not exit on SIGTERM" : "failed");
 	else if (swtpm_status < 0)
 		rc = err_set(AICERT_ERR_STATE, "local runner %s: swtpm did not exit on SIGTERM",
 			     r->dir);
@@ -726,9 +727,24 @@ const char *runner_local_dir(const struct runner_local *r)
 	return r->dir;
 }
 
-int runner_local_port(const struct runner_local *r)
+const char *runner_local_executor_url(const struct runner_local *r)
 {
-	return r->port;
+	return r->executor ? r->exec_url : NULL;
+}
+
+const char *runner_local_workspace(const struct runner_local *r)
+{
+	return r->work;
+}
+
+const char *runner_local_private_dir(const struct runner_local *r)
+{
+	return r->priv;
+}
+
+pid_t runner_local_executor_pid(const struct runner_local *r)
+{
+	return r->executor;
 }
 
 pid_t runner_local_agent_pid(const struct runner_local *r)

@@ -1,23 +1,31 @@
-/* The `local` runner backend: a hermetic swtpm and an aicert-agent as child
- * processes of this one, in a private directory. For development, tests and
- * the demo; its boot is not measured.
+/* The `local` runner backend: a hermetic swtpm, an aicert-agent and
+ * (optionally) an aicert-executor as child processes of this one, in a
+ * private directory. For development, tests and the demo; its boot is not
+ * measured.
  *
  * runner_local_start() creates DIR = mkdtemp(WORK/aicert-runner.XXXXXX),
- * mode 0700, under o->work_dir, else $TMPDIR, else /tmp, holding:
- *   DIR/swtpm_setup.conf, DIR/swtpm-localca.conf, DIR/swtpm-localca.options
+ * mode 0711, under o->work_dir, else $TMPDIR, else /tmp, holding:
+ *   DIR/runner/    mode 0700, everything but the job, hidden from its command:
+ *     swtpm_setup.conf, swtpm-localca.conf, swtpm-localca.options
  *                  the configuration: nothing outside DIR is read or written
- *   DIR/ca/        swtpm's local CA (root -> issuer -> EK certificates)
- *   DIR/state/     the TPM's state: PCR banks SHA-256 and SHA-1, RSA-2048 and
+ *     ca/          swtpm's local CA (root -> issuer -> EK certificates)
+ *     state/       the TPM's state: PCR banks SHA-256 and SHA-1, RSA-2048 and
  *                  ECC P-384 EKs with their certificates in NV, a platform
  *                  certificate, NV locked (swtpm_setup --lock-nvram)
- *   DIR/agent/     the agent's state directory
- *   DIR/agent.sock the agent's local socket
- *   DIR/setup.log, DIR/swtpm.log, DIR/agent.log
- * then starts `swtpm socket` on a free pair of loopback TCP ports P, P + 1
- * (data, control) below the ephemeral range, and `aicert-agent --tcti
- * swtpm:host=127.0.0.1,port=P --state-dir DIR/agent --local
- * ipc://DIR/agent.sock --boot-log ""`, and returns once the agent logged its
- * "ready" line.
+ *     tpm.sock, tpm.sock.ctrl  swtpm's Unix sockets (data, control)
+ *     agent/       the agent's state directory
+ *     agent.sock   the agent's local socket
+ *     executor.sock  the executor's socket, for the controller
+ *     setup.log, swtpm.log, agent.log, executor.log
+ *   DIR/work/      the job's workspace (the executor's)
+ * then starts `swtpm socket` on the Unix sockets, `aicert-agent --tcti
+ * swtpm:path=DIR/runner/tpm.sock --state-dir DIR/runner/agent --local
+ * ipc://DIR/runner/agent.sock --boot-log ""` and, with o->executor,
+ * `aicert-executor --agent ipc://DIR/runner/agent.sock --listen
+ * ipc://DIR/runner/executor.sock --workspace DIR/work --hide DIR/runner`,
+ * and returns once each logged its "ready" line. The TPM is reachable through
+ * Unix sockets only: a job's command, whose network namespace and view of
+ * DIR/runner are its own, cannot reach it.
  *
  * Processes: swtpm and the agent are direct children (no --daemon), each in
  * its own process group, so that a Ctrl-C on the terminal reaches only this
@@ -57,6 +65,10 @@ struct runner_local_opts {
 	const char *agent_bin;
 	/* More agent arguments (e.g. "--ak-alg", "rsa"), NULL-terminated. */
 	const char *const *agent_args;
+	/* Start the executor too; its binary is found as the agent's is. */
+	bool executor;
+	const char *executor_bin;
+	const char *ca_file; /* the executor's CAs for https and git fetches */
 	/* Leave the directory (state, CA, logs) after stop or a failed start. */
 	bool keep;
 	/* Per step (setup, swtpm, agent); 0: RUNNER_LOCAL_READY_MS. */
@@ -69,8 +81,8 @@ struct runner_local;
  * with runner_local_free(). */
 int runner_local_start(const struct runner_local_opts *o, struct runner_local **ret);
 
-/* SIGTERM to the agent (SIGKILL to its process group after
- * RUNNER_LOCAL_STOP_MS), then the same for swtpm; reaps both and removes the
+/* SIGTERM to the executor (SIGKILL to its process group after
+ * RUNNER_LOCAL_STOP_MS), then the same for the agent and swtpm; reaps both and removes the
  * directory unless keep. Everything is torn down even on failure; returns
  * AICERT_ERR_STATE when a process needed SIGKILL or the agent exited with a
  * failure status. NULL-safe and idempotent: a second call returns 0. */
@@ -80,14 +92,18 @@ int runner_local_stop(struct runner_local *r);
 void runner_local_free(struct runner_local *r);
 
 /* Valid until runner_local_free(). */
-const char *runner_local_url(const struct runner_local *r);       /* ipc://DIR/agent.sock */
-const char *runner_local_tcti(const struct runner_local *r);      /* swtpm:host=...,port=P */
-const char *runner_local_ek_root(const struct runner_local *r);   /* PEM, the local CA's root */
-const char *runner_local_ek_issuer(const struct runner_local *r); /* PEM, the EK certs' issuer */
+const char *runner_local_url(const struct runner_local *r);  /* ipc://DIR/runner/agent.sock */
+const char *runner_local_tcti(const struct runner_local *r); /* swtpm:path=DIR/runner/tpm.sock */
+/* ipc://DIR/runner/executor.sock, or NULL without an executor. */
+const char *runner_local_executor_url(const struct runner_local *r);
+const char *runner_local_workspace(const struct runner_local *r);   /* DIR/work */
+const char *runner_local_private_dir(const struct runner_local *r); /* DIR/runner */
+const char *runner_local_ek_root(const struct runner_local *r);     /* PEM, the local CA's root */
+const char *runner_local_ek_issuer(const struct runner_local *r);   /* PEM, the EK certs' issuer */
 const char *runner_local_dir(const struct runner_local *r);
-int runner_local_port(const struct runner_local *r); /* data port; control is + 1 */
 /* The processes, or 0 once stopped. */
 pid_t runner_local_agent_pid(const struct runner_local *r);
 pid_t runner_local_swtpm_pid(const struct runner_local *r);
+pid_t runner_local_executor_pid(const struct runner_local *r);
 
 #endif

@@ -4,7 +4,7 @@
  * A started runner's agent must answer Health and Identity, with EK
  * certificates that chain to the runner's own EK root; stop must leave no
  * swtpm or agent process and no directory (unless keep); two runners must
- * get their own ports; a runner whose owner dies must not outlive it by more
+ * get their own TPMs; a runner whose owner dies must not outlive it by more
  * than a moment (PDEATHSIG); a bad agent must fail with a message that says
  * why, leaving nothing behind. Every test works in its own scratch
  * directory, and checks /proc for processes that name it. */
@@ -224,12 +224,11 @@ static void runner_serves_agent_and_stop_leaves_nothing(void **state)
 	struct runner_local *r = start(f, false);
 	pid_t agent = runner_local_agent_pid(r), swtpm = runner_local_swtpm_pid(r);
 	char dir[PATH_MAX];
-	int port = runner_local_port(r);
 	long t0;
 
 	snprintf(dir, sizeof(dir), "%s", runner_local_dir(r));
 	assert_true(agent > 0 && swtpm > 0 && alive(agent) && alive(swtpm));
-	assert_true(port >= 20000 && port < 32768 && port % 2 == 0);
+	assert_non_null(strstr(runner_local_tcti(r), "swtpm:path="));
 	assert_int_equal(access(runner_local_ek_root(r), R_OK), 0);
 	check_agent(r);
 	t0 = now_ms();
@@ -258,20 +257,20 @@ static void runner_keep_leaves_directory(void **state)
 	snprintf(dir, sizeof(dir), "%s", runner_local_dir(r));
 	runner_local_free(r);
 	assert_int_equal(count_procs_naming(dir), 0);
-	snprintf(path, sizeof(path), "%s/agent.log", dir);
+	snprintf(path, sizeof(path), "%s/runner/agent.log", dir);
 	assert_int_equal(access(path, R_OK), 0);
-	snprintf(path, sizeof(path), "%s/ca/issuercert.pem", dir);
+	snprintf(path, sizeof(path), "%s/runner/ca/issuercert.pem", dir);
 	assert_int_equal(access(path, R_OK), 0);
-	snprintf(path, sizeof(path), "%s/state", dir);
+	snprintf(path, sizeof(path), "%s/runner/state", dir);
 	assert_int_equal(access(path, F_OK), 0);
 }
 
-static void two_runners_get_their_own_ports(void **state)
+static void two_runners_get_their_own_tpms(void **state)
 {
 	struct fx *f = *state;
 	struct runner_local *a = start(f, false), *b = start(f, false);
 
-	assert_int_not_equal(runner_local_port(a), runner_local_port(b));
+	assert_string_not_equal(runner_local_tcti(a), runner_local_tcti(b));
 	assert_string_not_equal(runner_local_dir(a), runner_local_dir(b));
 	check_agent(a);
 	check_agent(b);
@@ -454,7 +453,7 @@ int main(void)
 						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(runner_keep_leaves_directory, fx_setup,
 						fx_teardown),
-		cmocka_unit_test_setup_teardown(two_runners_get_their_own_ports, fx_setup,
+		cmocka_unit_test_setup_teardown(two_runners_get_their_own_tpms, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(runner_dies_with_owner_on_exit, fx_setup,
 						fx_teardown),
