@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "agentc.h"
 #include "err.h"
 
@@ -133,4 +135,33 @@ int agentc_parse_pcrs(const char *s, uint32_t *mask)
 		return err_set(AICERT_ERR_INVALID, "--pcrs: no PCR given");
 	*mask = m;
 	return 0;
+}
+
+int agentc_activate(void *ctx, const uint8_t *blob, size_t blob_len, const uint8_t *enc,
+		    size_t enc_len, uint8_t **out, size_t *out_len)
+{
+	Aicert__V1__ActivateCredentialRequest req = AICERT__V1__ACTIVATE_CREDENTIAL_REQUEST__INIT;
+	Aicert__V1__ActivateCredentialReply *rep;
+	struct rpc_reply reply = RPC_REPLY_INIT;
+	uint8_t *copy;
+
+	req.credential_blob.data = (uint8_t *)blob;
+	req.credential_blob.len = blob_len;
+	req.encrypted_secret.data = (uint8_t *)enc;
+	req.encrypted_secret.len = enc_len;
+	aicert__v1__agent__activate_credential(
+		rpc_client_service(ctx), &req,
+		(Aicert__V1__ActivateCredentialReply_Closure)rpc_reply_capture, &reply);
+	if (!reply.msg)
+		return reply.err ? reply.err : AICERT_ERR_INTERNAL;
+	rep = (Aicert__V1__ActivateCredentialReply *)reply.msg;
+	copy = malloc(rep->secret.len ? rep->secret.len : 1);
+	if (copy) {
+		memcpy(copy, rep->secret.data, rep->secret.len);
+		*out = copy;
+		*out_len = rep->secret.len;
+	}
+	OPENSSL_cleanse(rep->secret.data, rep->secret.len);
+	protobuf_c_message_free_unpacked(reply.msg, NULL);
+	return copy ? 0 : AICERT_ERR_NOMEM;
 }

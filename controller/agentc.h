@@ -53,6 +53,10 @@ int agentc_read_pcrs(struct rpc_client *c, const Aicert__V1__ReadPcrsRequest *re
 int agentc_quote(struct rpc_client *c, const Aicert__V1__QuoteRequest *req,
 		 Aicert__V1__QuoteReply **ret);
 int agentc_event_log(struct rpc_client *c, Aicert__V1__EventLogReply **ret);
+/* ActivateCredential, as an enroll_activate_fn whose ctx is the rpc_client:
+ * *out (malloc'd) is the secret. */
+int agentc_activate(void *ctx, const uint8_t *blob, size_t blob_len, const uint8_t *enc,
+		    size_t enc_len, uint8_t **out, size_t *out_len);
 
 /* Fills bank with the PCRs of mask (bit i: PCR i) in hash_alg's bank;
  * list (24 entries) holds the numbers bank points to. */

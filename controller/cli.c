@@ -6,6 +6,7 @@
 #include "log.h"
 
 static const struct cli_command cli_commands[] = {
+	{"run", "run a training job on a runner and prove it: aicert run JOB --out DIR", cmd_run},
 	{"agent", "talk to an aicert-agent: identity, pcrs, quote, eventlog, health", cmd_agent},
 	{"ca", "the attestation CA: init, runner (an enrolled AK's certificate)", cmd_ca},
 	{"enroll", "check a runner's TPM identity and issue its AK certificate", cmd_enroll},

@@ -28,5 +28,10 @@ int cmd_attest(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+
+struct aicert_result;
+/* The verifier's checks and verdict, as `aicert verify` prints them. */
+void verify_print(const struct aicert_result *res, const char *proof);
 
 #endif

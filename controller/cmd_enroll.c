@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "agentc.h"
 #include "ca.h"
 #include "cli.h"
@@ -140,36 +138,6 @@ static int enroll_load_roots(const struct enroll_args *args, struct ekcert_store
 	return 0;
 }
 
-/* ActivateCredential on the agent: enroll_activate_fn over the generated stub. */
-static int enroll_activate(void *ctx, const uint8_t *blob, size_t blob_len, const uint8_t *enc,
-			   size_t enc_len, uint8_t **out, size_t *out_len)
-{
-	Aicert__V1__ActivateCredentialRequest req = AICERT__V1__ACTIVATE_CREDENTIAL_REQUEST__INIT;
-	Aicert__V1__ActivateCredentialReply *rep;
-	struct rpc_reply reply = RPC_REPLY_INIT;
-	uint8_t *copy;
-
-	req.credential_blob.data = (uint8_t *)blob;
-	req.credential_blob.len = blob_len;
-	req.encrypted_secret.data = (uint8_t *)enc;
-	req.encrypted_secret.len = enc_len;
-	aicert__v1__agent__activate_credential(
-		rpc_client_service(ctx), &req,
-		(Aicert__V1__ActivateCredentialReply_Closure)rpc_reply_capture, &reply);
-	if (!reply.msg)
-		return reply.err ? reply.err : AICERT_ERR_INTERNAL;
-	rep = (Aicert__V1__ActivateCredentialReply *)reply.msg;
-	copy = malloc(rep->secret.len ? rep->secret.len : 1);
-	if (copy) {
-		memcpy(copy, rep->secret.data, rep->secret.len);
-		*out = copy;
-		*out_len = rep->secret.len;
-	}
-	OPENSSL_cleanse(rep->secret.data, rep->secret.len);
-	protobuf_c_message_free_unpacked(reply.msg, NULL);
-	return copy ? 0 : AICERT_ERR_NOMEM;
-}
-
 static void enroll_report(void *ctx, enum enroll_step step, int r, const char *detail)
 {
 	printf("[%d/%d] %s: %s%s%s\n", (int)step + 1, ENROLL_STEPS, enroll_step_name(step),
@@ -184,7 +152,7 @@ static int enroll_with(const struct enroll_args *args, struct rpc_client *c, con
 		.ca = ca,
 		.ek_roots = roots,
 		.ak_days = args->days,
-		.activate = enroll_activate,
+		.activate = agentc_activate,
 		.activate_ctx = c,
 		.report = enroll_report,
 	};

@@ -79,7 +79,7 @@ static const char *verify_mark(enum aicert_check_status st)
 	return marks[st];
 }
 
-static void verify_print(const struct aicert_result *res, const char *proof)
+void verify_print(const struct aicert_result *res, const char *proof)
 {
 	const char *failed = aicert_result_failed(res);
 

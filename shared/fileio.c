@@ -87,8 +87,10 @@ out:
 	return r;
 }
 
-static int fileio_write_full(int fd, const uint8_t *p, size_t len)
+int fileio_write_full(int fd, const void *buf, size_t len)
 {
+	const uint8_t *p = buf;
+
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -102,7 +104,7 @@ static int fileio_write_full(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-static int fileio_fsync_dir(const char *path)
+int fileio_fsync_dir(const char *path)
 {
 	char *copy = strdup(path);
 	int fd, r = 0;

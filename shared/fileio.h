@@ -17,6 +17,12 @@ int fileio_read_all(const char *path, size_t max, uint8_t **buf, size_t *len);
  * temporary file behind. */
 int fileio_write_atomic(const char *path, const void *buf, size_t len, mode_t mode);
 
+/* write() until every byte is written: 0, or -errno (errno is kept). */
+int fileio_write_full(int fd, const void *buf, size_t len);
+
+/* fsync of the directory that holds path (what makes a rename durable). */
+int fileio_fsync_dir(const char *path);
+
 /* Creates dir (one level) with mode unless it exists as a directory. */
 int fileio_mkdir(const char *dir, mode_t mode);
 
