@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# demo.sh BUILD_DIR: an attested platform on this machine, end to end.
+# demo_platform.sh BUILD_DIR: an attested platform (no job) on this machine,
+# end to end, step by step with the lower-level commands.
 #
 # Starts a software TPM (swtpm, with its own EK certificate authority) and
 # aicert-agent in a temporary directory, asks the agent for its identity, the
@@ -7,10 +8,10 @@
 # nobody here wrote, check the quote; then shows that a wrong nonce fails.
 # Then it enrolls the runner with an attestation CA, makes a proof of the
 # platform, verifies it offline, and shows a tampered proof rejected.
-# Everything it started is stopped on exit. Run through ./deploy/dev.sh demo.
+# Everything it started is stopped on exit. Run through ./deploy/dev.sh demo-platform.
 set -euo pipefail
 
-BUILD=${1:?usage: demo.sh BUILD_DIR}
+BUILD=${1:?usage: demo_platform.sh BUILD_DIR}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 AICERT=$BUILD/controller/aicert
 AGENT=$BUILD/agent/aicert-agent
