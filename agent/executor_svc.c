@@ -474,6 +474,8 @@ static void svc_trim(struct executor_svc *s, uint64_t offset)
 		free(s->chunks[k].data);
 		k++;
 	}
+	if (k == 0)
+		return;
 	memmove(s->chunks, s->chunks + k, (s->n_chunks - k) * sizeof(*s->chunks));
 	s->n_chunks -= k;
 }
