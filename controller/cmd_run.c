@@ -64,7 +64,8 @@ struct run {
 	struct jobcfg *cfg;
 	uint8_t *job;
 	size_t job_len;
-	char *base; /* the job file's directory, absolute */
+	char *base;    /* the job file's directory, absolute */
+	char *ca_file; /* --ca-file, absolute */
 	char *out, *proof_path, *outputs, *partial, *policy_path, *log_path;
 	FILE *log;
 	struct runner_local *runner;
@@ -193,6 +194,17 @@ static int run_load(struct run *R)
 		r = err_set(AICERT_ERR_STATE, "%s changed while it was read", R->a.job);
 	if (r < 0)
 		return r;
+	/* Checked here, not when the first https input needs it. */
+	if (R->a.ca_file) {
+		char ca[PATH_MAX];
+
+		if (!realpath(R->a.ca_file, ca) || access(ca, R_OK) < 0)
+			return err_set(AICERT_ERR_NOT_FOUND, "--ca-file %s: %s", R->a.ca_file,
+				       strerror(errno));
+		R->ca_file = strdup(ca);
+		if (!R->ca_file)
+			return AICERT_ERR_NOMEM;
+	}
 	if (R->cfg->runner.backend != JOBCFG_BACKEND_LOCAL)
 		return err_set(AICERT_ERR_UNSUPPORTED,
 			       "%s: runner.backend '%s' is not available yet; use 'local'",
@@ -286,7 +298,7 @@ static void run_enroll_report(void *ctx, enum enroll_step step, int r, const cha
 static int run_provision(struct run *R)
 {
 	struct runner_local_opts ro = {
-		.executor = true, .keep = R->a.keep_runner, .ca_file = R->a.ca_file};
+		.executor = true, .keep = R->a.keep_runner, .ca_file = R->ca_file};
 	struct rpc_client_opts xo = {.timeout_ms = RUN_CALL_MS};
 	struct rpc_client_opts xl = {.timeout_ms = RUN_LONG_CALL_MS};
 	struct enroll_params ep = {.activate = agentc_activate, .report = run_enroll_report};
@@ -409,11 +421,13 @@ static int run_inputs(struct run *R)
 				r = run_upload(R->x, in->name, in->resolved, &p);
 			run_progress_end(&p);
 		}
-		if (r == 0)
-			r = run_stage_input(R->xlong, in->name, &R->staged[i]);
 		if (r < 0)
 			return err_wrap(r, "%s:%u:%u: %s", R->cfg->file, in->line, in->col,
 					in->field);
+		/* The executor's message names the field already. */
+		r = run_stage_input(R->xlong, in->name, &R->staged[i]);
+		if (r < 0)
+			return err_wrap(r, "%s:%u:%u", R->cfg->file, in->line, in->col);
 		run_hex8(R->staged[i]->sha256.data, hex);
 		printf("  %-10s %-12s %6llu file%s %10s  sha256 %s...  %s (%.1f s)\n",
 		       jobcfg_kind_name(in->kind), in->name,
@@ -623,6 +637,7 @@ static void run_free(struct run *R)
 	jobcfg_free(R->cfg);
 	free(R->job);
 	free(R->base);
+	free(R->ca_file);
 	free(R->out);
 	free(R->proof_path);
 	free(R->outputs);
@@ -652,9 +667,6 @@ static int run_job(struct run *R, int *status, struct aicert_result **res)
 		printf("training: exit status 0 after %.1f s\n", (double)R->train_ms / 1000.0);
 		r = run_prove(R, res);
 	}
-	if (r < 0 && r != AICERT_ERR_REJECTED && r != AICERT_ERR_CANCELLED && R->runner &&
-	    !R->a.keep_runner)
-		log_info("rerun with --keep-runner to keep the runner's logs");
 	if (run_interrupted() || r == AICERT_ERR_CANCELLED) {
 		R->interrupted = true;
 		fprintf(stderr, "\naicert run: interrupted; tearing the runner down\n");
@@ -685,6 +697,8 @@ int cmd_run(int argc, char **argv)
 	/* A closed stdout (`| head`) must not kill the run halfway: the
 	 * output is lost, the run and its teardown are not. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Progress and errors interleave in order in a log file too. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (r == 0)
 		r = run_load(&R);
 	if (r == 0)
@@ -709,6 +723,10 @@ int cmd_run(int argc, char **argv)
 		log_err("the run's own proof did not verify; nothing was written");
 	} else if (r < 0) {
 		log_err("%s", err_msg(r));
+		/* The runner's own logs tell more when the runner failed. */
+		if (R.runner && !R.a.keep_runner && r != AICERT_ERR_REJECTED &&
+		    r != AICERT_ERR_CANCELLED && r != AICERT_ERR_TIMEOUT)
+			log_info("rerun with --keep-runner to keep the runner's logs");
 	} else {
 		verify_print(res, R.proof_path);
 		run_summary(&R, res, status);
