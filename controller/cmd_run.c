@@ -560,6 +560,8 @@ static int run_prove(struct run *R, struct aicert_result **res)
 	run_progress_begin(&p, "outputs", total);
 	r = run_download(R->x, R->fin, R->partial, &p);
 	run_progress_end(&p);
+	if (r < 0)
+		err_wrap(r, "downloading the outputs into %s", R->out);
 	if (r == 0)
 		r = run_write_policy(R);
 	if (r == 0 && R->a.force) {
@@ -724,8 +726,9 @@ int cmd_run(int argc, char **argv)
 	} else if (r < 0) {
 		log_err("%s", err_msg(r));
 		/* The runner's own logs tell more when the runner failed. */
-		if (R.runner && !R.a.keep_runner && r != AICERT_ERR_REJECTED &&
-		    r != AICERT_ERR_CANCELLED && r != AICERT_ERR_TIMEOUT)
+		if (R.runner && !R.a.keep_runner &&
+		    (r == AICERT_ERR_UNAVAILABLE || r == AICERT_ERR_INTERNAL ||
+		     r == AICERT_ERR_TRANSPORT || r == AICERT_ERR_STATE))
 			log_info("rerun with --keep-runner to keep the runner's logs");
 	} else {
 		verify_print(res, R.proof_path);

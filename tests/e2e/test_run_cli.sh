@@ -10,7 +10,10 @@
 #  4. a failing command: exit 1, its output kept, no proof, no outputs;
 #  5. a command past its timeout: killed, no proof, nothing left running;
 #  6. Ctrl-C during training: exit 130, the runner torn down, no proof;
-#  7. bad job files: exit 2 with file:line:col, before anything starts.
+#  7. bad job files: exit 2 with file:line:col, before anything starts;
+#  8. a full disk (root only: small tmpfs mounts), in the runner while an
+#     input is staged and in --out while the outputs arrive: a clear error,
+#     no proof, no outputs, nothing left running.
 # Usage: test_run_cli.sh BUILD_DIR
 set -euo pipefail
 BUILD=$1
@@ -20,7 +23,11 @@ EX=$ROOT/examples/tiny-finetune
 W=$(mktemp -d "${TMPDIR:-/tmp}/aicert-run-cli.XXXXXX")
 chmod 0755 "$W" # the command (nobody, when we are root) may look for the runner
 export TMPDIR=$W # runners go here: leftovers are easy to find
-cleanup() { rm -rf "$W"; }
+MOUNTS=()
+cleanup() {
+	for m in "${MOUNTS[@]}"; do umount "$m" 2>/dev/null || true; done
+	rm -rf "$W"
+}
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 step() { echo "--- $*"; }
@@ -175,4 +182,28 @@ bad missing-input "no-such-dir" "$HEAD
 inputs: {code: {path: $W/no-such-dir}}
 $TAIL"
 no_leftovers
+
+step "8. a full disk"
+if [ "$(id -u)" = 0 ] && mkdir -p "$W/small" && mount -t tmpfs -o size=8m,mode=0755 tmpfs "$W/small" 2>/dev/null; then
+	MOUNTS+=("$W/small")
+	# In the runner: a 16 MiB input does not fit its 8 MiB file system.
+	head -c $((16 << 20)) /dev/urandom >"$W/big.bin"
+	write_job fullrunner "[sh, -c, 'mkdir -p outputs; echo x > outputs/x']" 1m
+	sed -i "s|^    - {name: train, path: .*|    - {name: big, path: $W/big.bin}|" "$W/fullrunner/job.yaml"
+	TMPDIR=$W/small expect_exit 1 "$W/fullrunner.out" "$AICERT" run "$W/fullrunner/job.yaml" --out "$W/fullrunner/run"
+	grep -q "No space left on device" "$W/fullrunner.out" || { cat "$W/fullrunner.out"; fail "no disk-full message (runner)"; }
+	grep -q "training:" "$W/fullrunner.out" && fail "the command ran without its input"
+	[ ! -e "$W/fullrunner/run/proof.json" ] || fail "a proof after a full disk"
+	# In --out: 4 MiB of outputs do not fit in 1 MiB.
+	mkdir -p "$W/tiny" && mount -t tmpfs -o size=1m tmpfs "$W/tiny" && MOUNTS+=("$W/tiny")
+	write_job fullout "[sh, -c, 'mkdir -p outputs; head -c 4194304 /dev/zero > outputs/weights.bin']" 1m
+	expect_exit 1 "$W/fullout.out" "$AICERT" run "$W/fullout/job.yaml" --out "$W/tiny/run"
+	grep -q "No space left on device" "$W/fullout.out" || { cat "$W/fullout.out"; fail "no disk-full message (--out)"; }
+	[ ! -e "$W/tiny/run/proof.json" ] && [ ! -e "$W/tiny/run/outputs" ] && [ ! -e "$W/tiny/run/.outputs.partial" ] ||
+		fail "a full --out kept a proof or outputs"
+	ls -A "$W/tiny/run" | grep -qv "training.log" && { ls -A "$W/tiny/run"; fail "debris in --out"; }
+	no_leftovers
+else
+	echo "skipped: needs root to mount small file systems"
+fi
 echo "all run_cli cases passed"
