@@ -10,7 +10,9 @@
 
 #include "aicert.pb-c.h"
 
-#define RUN_CHUNK      (512u << 10) /* PutFile data per call: under the 1 MiB request limit */
+#define RUN_CHUNK                                                                                  \
+	((1u << 20) - (8u << 10)) /* PutFile data per call: the 1 MiB request limit less the       \
+				     envelope, name and path */
 #define RUN_READ_CHUNK (1u << 20)
 #define RUN_MAX_DEPTH  32
 #define RUN_MAX_FILES  100000
