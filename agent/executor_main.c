@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 	int c, r, sig = 0;
 
 	log_setup("aicert-executor", LOG_STYLE_DAEMON, LOG_INFO);
+	rpc_tune_malloc();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':

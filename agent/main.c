@@ -9,6 +9,7 @@
 #include "config.h"
 #include "err.h"
 #include "log.h"
+#include "rpc.h"
 
 int main(int argc, char **argv)
 {
@@ -21,6 +22,7 @@ int main(int argc, char **argv)
 	 * (Tss2_RC_Decode) once, where handled. */
 	setenv("TSS2_LOG", "all+NONE", 0);
 	log_setup("aicert-agent", LOG_STYLE_DAEMON, LOG_INFO);
+	rpc_tune_malloc();
 	/* Handle SIGTERM and SIGINT by sigwait in this thread only: block them
 	 * before any worker thread starts, so that every thread inherits it. */
 	sigemptyset(&set);

@@ -1,6 +1,7 @@
 /* RPC framing and the strict message codec; the server and client halves
  * are in rpc_server.c and rpc_client.c. */
 #include <stdbool.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,16 @@ static bool rpc_has_unknown_fields(const ProtobufCMessage *m)
 		}
 	}
 	return false;
+}
+
+void rpc_tune_malloc(void)
+{
+	/* Fixed thresholds (this also stops glibc's own adjusting of them):
+	 * blocks up to 16 MiB come from the heap, and up to 64 MiB of free
+	 * heap is kept rather than given back after every call. */
+	mallopt(M_MMAP_THRESHOLD, 16 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 4 << 20);
 }
 
 int rpc_unpack_strict(const ProtobufCMessageDescriptor *desc, const uint8_t *buf, size_t len,

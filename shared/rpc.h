@@ -138,6 +138,13 @@ int rpc_client_send_bytes(struct rpc_client *c, const uint8_t *buf, size_t len, 
 
 /* ---- Shared ----------------------------------------------------------- */
 
+/* For processes that move large messages (PutFile and ReadOutput chunks of
+ * about 1 MiB): keeps such buffers in the malloc heap. By default glibc
+ * serves them with mmap and returns them with munmap, so that every call
+ * faults its pages in again; measured here, that halved the throughput of
+ * staging an input (bench/run_job.sh). Call once, early in main(). */
+void rpc_tune_malloc(void);
+
 /* Unpacks buf as desc and requires that it re-encodes to exactly buf.
  * AICERT_ERR_INVALID otherwise, with the reason in err_msg(). The caller
  * bounds len (the RPC layer by its receive limits, the agent's state by
