@@ -2,10 +2,13 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <ftw.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +29,7 @@
 #define EXECUTOR_MAX_DEPTH   32
 #define EXECUTOR_MAX_METRICS (1u << 20)
 #define EXECUTOR_NOBODY      65534
+#define EXECUTOR_MAX_HIDE    32
 /* Inputs arrive and are measured here, inside the workspace (one file
  * system), then renamed into place: a directory input staged at '.' (the
  * code) must not take the other inputs into its digest. */
@@ -35,7 +39,55 @@ struct executor {
 	struct executor_opts o;
 	struct rpc_client *agent;
 	char *workspace;
+	int ws_fd; /* the workspace, opened when it was created */
 };
+
+static int executor_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* A workspace of our own making, empty: whatever an earlier job left there
+ * (a symbolic link where the staging area will be, say) is removed without
+ * following any link, and the directory is made anew. */
+static int executor_fresh_workspace(struct executor *e)
+{
+	struct stat st;
+
+	if (lstat(e->workspace, &st) == 0 &&
+	    nftw(e->workspace, executor_rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		return err_set(AICERT_ERR_IO, "%s: cannot clear an earlier job's files: %s",
+			       e->workspace, strerror(errno));
+	if (mkdir(e->workspace, 0755) < 0)
+		return err_set(AICERT_ERR_IO, "%s: %s", e->workspace, strerror(errno));
+	e->ws_fd = open(e->workspace, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (e->ws_fd < 0)
+		return err_set(AICERT_ERR_IO, "%s: %s", e->workspace, strerror(errno));
+	/* The command writes its outputs there; as root it runs as run_uid. */
+	if (geteuid() == 0 && fchown(e->ws_fd, e->o.run_uid, e->o.run_gid) < 0)
+		return err_set(AICERT_ERR_IO, "%s: chown: %s", e->workspace, strerror(errno));
+	return 0;
+}
+
+/* Opens a workspace path the command may have touched: beneath the
+ * workspace, through no symbolic link, on no other mount; a FIFO or device
+ * is opened without blocking and refused by the caller's fstat. */
+static int executor_open_beneath(struct executor *e, const char *rel, int flags, int *fd)
+{
+	struct open_how how = {.flags = (uint64_t)(flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK),
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+					  RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV};
+
+	*fd = (int)syscall(SYS_openat2, e->ws_fd, rel, &how, sizeof(how));
+	if (*fd < 0)
+		return err_set(errno == ENOENT ? AICERT_ERR_NOT_FOUND : AICERT_ERR_INVALID,
+			       "%s: %s%s", rel, strerror(errno),
+			       errno == ELOOP ? " (a symbolic link: not followed)" : "");
+	return 0;
+}
 
 int executor_open(const struct executor_opts *o, struct executor **ret)
 {
@@ -50,11 +102,9 @@ int executor_open(const struct executor_opts *o, struct executor **ret)
 		e->o.run_uid = EXECUTOR_NOBODY;
 	if (!e->o.run_gid)
 		e->o.run_gid = EXECUTOR_NOBODY;
+	e->ws_fd = -1;
 	e->workspace = strdup(o->workspace);
-	r = e->workspace ? fileio_mkdir(o->workspace, 0755) : AICERT_ERR_NOMEM;
-	/* The command writes its outputs there; as root it runs as run_uid. */
-	if (r == 0 && geteuid() == 0 && chown(o->workspace, e->o.run_uid, e->o.run_gid) < 0)
-		r = err_set(AICERT_ERR_IO, "%s: chown: %s", o->workspace, strerror(errno));
+	r = e->workspace ? executor_fresh_workspace(e) : AICERT_ERR_NOMEM;
 	if (r == 0)
 		r = rpc_client_dial(o->agent_url, &aicert__v1__agent__descriptor, &ro, &e->agent);
 	if (r < 0) {
@@ -70,6 +120,8 @@ void executor_free(struct executor *e)
 	if (!e)
 		return;
 	rpc_client_free(e->agent);
+	if (e->ws_fd >= 0)
+		close(e->ws_fd);
 	free(e->workspace);
 	free(e);
 }
@@ -365,8 +417,6 @@ int executor_seal(struct executor *e, const struct jobcfg_input *in, const char 
 	}
 	if (r == 0 && out)
 		*out = ev.u.input;
-	if (r == 0)
-		r = executor_install(e, in, dst);
 	free(dst);
 	return r < 0 ? err_wrap(r, "%s", in->field) : 0;
 }
@@ -402,6 +452,13 @@ int executor_fetch(struct executor *e, const struct jobcfg_input *in, const stru
 		r = fetch_https(fo, in->location, in->has_sha256 ? in->sha256 : NULL, dst, digest,
 				&size);
 		uri = r == 0 ? strdup(in->location) : NULL;
+	} else if (r == 0 && in->source == JOBCFG_SOURCE_GIT && !in->git_is_url &&
+		   !e->o.local_base) {
+		/* A path on this runner's own disk: only where the runner
+		 * shares the controller's files (the local backend). */
+		r = err_set(AICERT_ERR_PERMISSION,
+			    "a local git repository (%s) can only be used on a local runner",
+			    in->location);
 	} else if (r == 0 && in->source == JOBCFG_SOURCE_GIT) {
 		r = fetch_git(fo, in->git_is_url ? in->location : in->resolved, in->git_commit,
 			      in->git_subdir, dst);
@@ -444,6 +501,9 @@ int executor_run(struct executor *e, const struct jobcfg *cfg, int *status, uint
 				  .output = e->o.output,
 				  .ctx = e->o.ctx};
 	char **env = calloc(t->n_env + 2, sizeof(*env));
+	const char *hide[EXECUTOR_MAX_HIDE + 2] = {NULL};
+	char user_run[64];
+	size_t n_hide = 0;
 	char *workdir = NULL;
 	int64_t t0 = executor_now_ms();
 	int r = env ? 0 : AICERT_ERR_NOMEM;
@@ -453,7 +513,26 @@ int executor_run(struct executor *e, const struct jobcfg *cfg, int *status, uint
 			r = AICERT_ERR_NOMEM;
 	if (r == 0 && asprintf(&workdir, "%s/%s", e->workspace, t->workdir) < 0)
 		r = AICERT_ERR_NOMEM;
-	/* Every input is in place: the staging area is empty. */
+	/* Every input into its place, the code first so that the others may
+	 * go inside its tree; then the staging area is empty. */
+	for (size_t k = 0; r == 0 && k <= cfg->n_inputs; k++) {
+		const struct jobcfg_input *in = NULL;
+		char *src;
+
+		for (size_t i = 0, seen = 0; i < cfg->n_inputs && !in; i++) {
+			bool code = cfg->inputs[i].kind == JOBCFG_KIND_CODE;
+
+			if (k == 0 ? code : !code && ++seen == k)
+				in = &cfg->inputs[i];
+		}
+		if (!in)
+			continue;
+		src = executor_input_path(e, in);
+		r = src ? executor_install(e, in, src) : AICERT_ERR_NOMEM;
+		if (r < 0)
+			r = err_wrap(r, "%s", in->field);
+		free(src);
+	}
 	if (r == 0) {
 		char *staging = NULL;
 
@@ -463,6 +542,14 @@ int executor_run(struct executor *e, const struct jobcfg *cfg, int *status, uint
 			r = err_set(AICERT_ERR_STATE, "%s: %s", staging, strerror(errno));
 		free(staging);
 	}
+	/* Not root: the command runs as our own user, so the user's session
+	 * (its bus, its agents' sockets in /run/user/UID) is hidden too. */
+	for (size_t i = 0; e->o.hide && e->o.hide[i] && n_hide < EXECUTOR_MAX_HIDE; i++)
+		hide[n_hide++] = e->o.hide[i];
+	snprintf(user_run, sizeof(user_run), "/run/user/%u", (unsigned)geteuid());
+	if (geteuid() != 0 && access(user_run, F_OK) == 0)
+		hide[n_hide++] = user_run;
+	so.hide = hide;
 	if (r == 0) {
 		so.envp = (const char *const *)env;
 		so.workdir = workdir;
@@ -498,25 +585,35 @@ static bool executor_included(const struct jobcfg_outputs *o, const char *path)
  * bounded, strict), 0 when there is none or it says nothing usable. */
 static uint64_t executor_flops(struct executor *e, const struct jobcfg *cfg)
 {
-	uint8_t *buf = NULL;
 	json_t *m = NULL, *v;
-	char *path = NULL;
+	struct stat st;
 	uint64_t flops = 0;
-	size_t len;
+	char *buf = NULL;
+	ssize_t got = -1;
+	int fd = -1;
 
 	if (!cfg->training.metrics ||
-	    asprintf(&path, "%s/%s", e->workspace, cfg->training.metrics) < 0)
-		return 0;
-	if (fileio_read_all(path, EXECUTOR_MAX_METRICS, &buf, &len) == 0)
-		m = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, NULL);
+	    executor_open_beneath(e, cfg->training.metrics, O_RDONLY, &fd) < 0)
+		goto out;
+	/* A regular file of bounded size, or nothing (a FIFO would block). */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > EXECUTOR_MAX_METRICS ||
+	    !(buf = malloc((size_t)st.st_size + 1)))
+		goto out;
+	do
+		got = pread(fd, buf, (size_t)st.st_size, 0);
+	while (got < 0 && errno == EINTR);
+	if (got == st.st_size)
+		m = json_loadb(buf, (size_t)got, JSON_REJECT_DUPLICATES, NULL);
 	v = json_object_get(m, "total_flos");
 	if (json_is_integer(v) && json_integer_value(v) > 0)
 		flops = (uint64_t)json_integer_value(v);
 	else if (json_is_real(v) && json_real_value(v) > 0 && json_real_value(v) < 9.2e18)
 		flops = (uint64_t)json_real_value(v);
+out:
+	if (fd >= 0)
+		close(fd);
 	json_decref(m);
 	free(buf);
-	free(path);
 	err_clear();
 	return flops;
 }
@@ -536,12 +633,15 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 	struct events_event ev;
 	uint8_t(*digests)[32] = NULL;
 	size_t n = 0, k = 0;
-	char *dir = NULL;
-	int r;
+	int r, dfd;
 
-	if (asprintf(&dir, "%s/%s", e->workspace, cfg->outputs.dir) < 0)
-		return AICERT_ERR_NOMEM;
-	r = modeldir_scan(dir, &files, &n);
+	/* The command made this directory: resolve it beneath the workspace
+	 * through no link, then walk it without following any. */
+	r = executor_open_beneath(e, cfg->outputs.dir, O_RDONLY | O_DIRECTORY, &dfd);
+	if (r < 0)
+		return err_wrap(r, "outputs.dir");
+	r = modeldir_scan_fd(dfd, &files, &n);
+	close(dfd);
 	if (r == 0 && !(digests = calloc(n + 1, 32)))
 		r = AICERT_ERR_NOMEM;
 	for (size_t i = 0; r == 0 && i < n; i++) {
@@ -594,6 +694,5 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 	}
 	free(digests);
 	modeldir_free(files, n);
-	free(dir);
 	return r;
 }

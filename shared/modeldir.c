@@ -151,32 +151,40 @@ static int modeldir_files(struct modeldir_list *l, struct modeldir_file **files,
 	return 0;
 }
 
-int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n)
+int modeldir_scan_fd(int dirfd, struct modeldir_file **files, size_t *n)
 {
 	struct modeldir_list l = {0};
 	struct hashset_opts ho;
-	int fd, r;
+	int r;
 
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(errno == ENOENT ? AICERT_ERR_NOT_FOUND : AICERT_ERR_IO, "%s: %s",
-			       dir, strerror(errno));
-	r = modeldir_walk(fd, "", 0, &l);
+	r = modeldir_walk(dirfd, "", 0, &l);
 	if (r < 0)
 		goto out;
 	/* alphasort follows the locale; the proof orders by bytes. */
 	if (l.n > 1)
 		qsort(l.items, l.n, sizeof(*l.items), modeldir_cmp);
 	hashset_opts_init(&ho);
-	ho.dirfd = fd;
+	ho.dirfd = dirfd;
 	ho.flags = HASHSET_NOFOLLOW | HASHSET_CHECK_ID;
 	r = hashset_run(l.items, l.n, &ho);
 	if (r < 0)
 		goto out;
 	r = modeldir_files(&l, files, n);
 out:
-	close(fd);
 	modeldir_list_free(&l);
+	return r;
+}
+
+int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n)
+{
+	int fd, r;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(errno == ENOENT ? AICERT_ERR_NOT_FOUND : AICERT_ERR_IO, "%s: %s",
+			       dir, strerror(errno));
+	r = modeldir_scan_fd(fd, files, n);
+	close(fd);
 	return r;
 }
 

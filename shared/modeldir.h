@@ -19,6 +19,9 @@ struct modeldir_file {
 /* Scans dir. Symbolic links, devices and other special files are errors
  * (a model is regular files), as are more than MODELDIR_MAX_FILES files. */
 int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n);
+/* The same under an open directory (which is not closed): whoever opened it
+ * decided how its path may resolve. */
+int modeldir_scan_fd(int dirfd, struct modeldir_file **files, size_t *n);
 void modeldir_free(struct modeldir_file *files, size_t n);
 
 /* SHA-256 and size of one open file, streamed. */
