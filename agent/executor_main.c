@@ -2,7 +2,7 @@
  *
  *   aicert-executor --agent ipc://AGENT.sock --listen ipc://EXECUTOR.sock
  *                   --workspace DIR [--hide DIR]... [--ca-file PEM]
- *                   [--run-as UID:GID] [--verbose]
+ *                   [--run-as UID:GID] [--local-runner] [--verbose]
  *
  * It serves the controller on --listen (a local socket: the local runner's
  * directory, or in an image a socket that only the controller's transport
@@ -10,6 +10,9 @@
  * command in the sandbox with every --hide directory hidden (the agent's and
  * its own sockets' directories at least). It logs "ready" once it serves, and
  * exits on SIGTERM or SIGINT, killing a command still running.
+ * --local-runner: the controller runs on this machine and shares its files,
+ * so a job may name local git repositories (relative to the job file's
+ * directory, which StartJob gives); refused otherwise.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -33,7 +36,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: aicert-executor --agent URL --listen URL --workspace DIR\n"
 		   "                       [--hide DIR]... [--ca-file PEM] [--run-as UID:GID]\n"
-		   "                       [--verbose]\n");
+		   "                       [--local-runner] [--verbose]\n");
 }
 
 static int parse_ids(const char *s, uid_t *uid, gid_t *gid)
@@ -63,6 +66,7 @@ int main(int argc, char **argv)
 					     {"run-as", required_argument, NULL, 'u'},
 					     {"verbose", no_argument, NULL, 'v'},
 					     {"help", no_argument, NULL, 'h'},
+					     {"local-runner", no_argument, NULL, 'L'},
 					     {NULL, 0, NULL, 0}};
 	const char *hide[EXEC_MAX_HIDE + 1] = {NULL}, *listen = NULL;
 	struct executor_svc_opts so = {.hide = hide};
@@ -100,6 +104,9 @@ int main(int argc, char **argv)
 				log_err("--run-as: UID:GID, neither 0");
 				return 2;
 			}
+			break;
+		case 'L':
+			so.allow_local_base = true;
 			break;
 		case 'v':
 			log_setup("aicert-executor", LOG_STYLE_DAEMON, LOG_DEBUG);

@@ -36,9 +36,11 @@ enum svc_state {
 struct svc_chunk {
 	uint64_t start; /* offset of data[0] in the whole output */
 	uint32_t stream;
-	size_t len;
+	size_t len, cap;
 	char *data;
 };
+
+#define SVC_CHUNK_MIN (16u << 10)
 
 struct executor_svc {
 	Aicert__V1__Executor_Service service; /* first: handlers cast back */
@@ -52,6 +54,7 @@ struct executor_svc {
 	/* The file PutFile is writing, if any. */
 	int put_fd;
 	char *put_path;
+	char *put_rel; /* its path as PutFile names it */
 	uint64_t put_off;
 	/* The command. */
 	pthread_t runner;
@@ -97,34 +100,53 @@ static int svc_expect(const struct executor_svc *s, enum svc_state want, const c
 
 /* ---- StartJob ------------------------------------------------------------ */
 
+/* What a chunk costs against the backlog: its buffer and its record. */
+static size_t svc_chunk_cost(size_t cap)
+{
+	return cap + sizeof(struct svc_chunk) + 32;
+}
+
 static void svc_output(void *ctx, enum sandbox_stream st, const char *buf, size_t len)
 {
 	struct executor_svc *s = ctx;
-	struct svc_chunk *c;
+	struct svc_chunk *c = s->n_chunks ? &s->chunks[s->n_chunks - 1] : NULL;
+	size_t cap;
 
 	pthread_mutex_lock(&s->mu);
-	if (s->backlog + len > EXECUTOR_SVC_MAX_BACKLOG)
+	/* A command that writes a byte at a time costs no more than one that
+	 * writes in blocks: same-stream output fills the last chunk. */
+	if (c && c->stream == (uint32_t)st && c->len + len <= c->cap) {
+		memcpy(c->data + c->len, buf, len);
+		c->len += len;
+		s->out_end += len;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->mu);
+		return;
+	}
+	cap = len > SVC_CHUNK_MIN ? len : SVC_CHUNK_MIN;
+	if (s->backlog + svc_chunk_cost(cap) > EXECUTOR_SVC_MAX_BACKLOG)
 		goto drop;
 	if (s->n_chunks == s->cap_chunks) {
-		size_t cap = s->cap_chunks ? 2 * s->cap_chunks : 64;
-		struct svc_chunk *n = realloc(s->chunks, cap * sizeof(*n));
+		size_t n = s->cap_chunks ? 2 * s->cap_chunks : 64;
+		struct svc_chunk *grown = realloc(s->chunks, n * sizeof(*grown));
 
-		if (!n)
+		if (!grown)
 			goto drop;
-		s->chunks = n;
-		s->cap_chunks = cap;
+		s->chunks = grown;
+		s->cap_chunks = n;
 	}
 	c = &s->chunks[s->n_chunks];
-	c->data = malloc(len);
+	c->data = malloc(cap);
 	if (!c->data)
 		goto drop;
 	memcpy(c->data, buf, len);
 	c->len = len;
+	c->cap = cap;
 	c->stream = (uint32_t)st;
 	c->start = s->out_end;
 	s->n_chunks++;
 	s->out_end += len;
-	s->backlog += len;
+	s->backlog += svc_chunk_cost(cap);
 	pthread_cond_broadcast(&s->cond);
 	pthread_mutex_unlock(&s->mu);
 	return;
@@ -154,33 +176,47 @@ static void svc_start_job(Aicert__V1__Executor_Service *svc, const Aicert__V1__S
 	int r;
 
 	pthread_mutex_lock(&s->mu);
+	/* A refusal changes nothing: the job (if any) goes on, and a StartJob
+	 * that failed before job-start was extended may be tried again. */
 	r = svc_expect(s, SVC_NEW, "StartJob");
+	if (r == 0 && in->local_base[0] && !s->o.allow_local_base)
+		r = err_set(AICERT_ERR_PERMISSION,
+			    "local_base: this executor does not share the controller's files");
 	if (r == 0 && in->local_base[0] && in->local_base[0] != '/')
 		r = err_set(AICERT_ERR_INVALID, "local_base: an absolute path");
+	/* The job file is checked before the agent is dialled: a connection
+	 * opened and dropped at once is what trips nng 1.5's listener
+	 * (nanomsg/nng#1518), so bad requests must not cause one. */
+	if (r == 0) {
+		struct jobcfg *check = NULL;
+
+		r = jobcfg_parse("job.yaml", NULL, in->job.data, in->job.len, &check);
+		jobcfg_free(check);
+	}
 	if (r == 0)
 		r = executor_open(&eo, &s->ex);
-	if (r == 0)
+	if (r == 0) {
 		r = executor_start(s->ex, in->job.data, in->job.len, in->job_id, in->nonce.data,
 				   in->nonce.len, &s->cfg);
-	if (r == 0) {
-		infos = calloc(s->cfg->n_inputs + 1, sizeof(*infos));
-		info = calloc(s->cfg->n_inputs + 1, sizeof(*info));
-		if (!infos || !info)
-			r = AICERT_ERR_NOMEM;
-	}
-	if (r < 0) {
-		/* Without a configuration, job-start was not extended: a new
-		 * StartJob may try again. With one, the log has begun. */
-		if (s->cfg) {
-			s->state = SVC_FAILED;
-		} else {
+		/* executor_start extends job-start last: nothing is logged. */
+		if (r < 0) {
 			executor_free(s->ex);
 			s->ex = NULL;
 		}
+	}
+	if (r < 0) {
+		pthread_mutex_unlock(&s->mu);
+		FAIL(data, closure, r);
+		return;
+	}
+	infos = calloc(s->cfg->n_inputs + 1, sizeof(*infos));
+	info = calloc(s->cfg->n_inputs + 1, sizeof(*info));
+	if (!infos || !info) {
+		s->state = SVC_FAILED; /* job-start is in the log */
 		pthread_mutex_unlock(&s->mu);
 		free(infos);
 		free(info);
-		FAIL(data, closure, r);
+		FAIL(data, closure, AICERT_ERR_NOMEM);
 		return;
 	}
 	for (size_t i = 0; i < s->cfg->n_inputs; i++) {
@@ -269,7 +305,9 @@ static void svc_put_close(struct executor_svc *s)
 		close(s->put_fd);
 	s->put_fd = -1;
 	free(s->put_path);
+	free(s->put_rel);
 	s->put_path = NULL;
+	s->put_rel = NULL;
 	s->put_off = 0;
 }
 
@@ -312,9 +350,21 @@ static int svc_put(struct executor_svc *s, const Aicert__V1__PutFileRequest *in)
 			free(path);
 			return r;
 		}
+		s->put_rel = strdup(in->path);
+		if (!s->put_rel) {
+			close(s->put_fd);
+			s->put_fd = -1;
+			unlink(path);
+			free(path);
+			return AICERT_ERR_NOMEM;
+		}
 		s->put_path = path;
 		s->put_off = 0;
-	} else if (s->put_fd < 0 || in->offset != s->put_off) {
+	} else if (s->put_fd < 0 || in->offset != s->put_off || strcmp(in->path, s->put_rel) != 0) {
+		if (s->put_fd >= 0 && strcmp(in->path, s->put_rel) != 0)
+			return err_set(AICERT_ERR_INVALID,
+				       "PutFile %s '%s': '%s' is being written; finish it first",
+				       in->input, in->path, s->put_rel);
 		return err_set(AICERT_ERR_INVALID, "PutFile %s '%s': offset %llu, expected %llu",
 			       in->input, in->path, (unsigned long long)in->offset,
 			       (unsigned long long)(s->put_fd < 0 ? 0 : s->put_off));
@@ -385,15 +435,17 @@ static void svc_stage_input(Aicert__V1__Executor_Service *svc,
 	if (r == 0 && s->put_fd >= 0)
 		r = err_set(AICERT_ERR_STATE, "StageInput: %s is incomplete (no last chunk)",
 			    s->put_path);
-	if (r == 0 && ji->source == JOBCFG_SOURCE_PATH)
-		r = executor_seal(s->ex, ji, ji->location, &ev);
-	else if (r == 0)
-		r = executor_fetch(s->ex, ji, &fo, &ev);
-	/* A fetch or hash that failed before its extend leaves the job able to
-	 * go on only if nothing was extended; be strict: any failure after
-	 * job-start fails the job. */
-	if (r < 0 && s->state == SVC_STAGING)
-		s->state = SVC_FAILED;
+	if (r == 0) {
+		/* From here a failure fails the job: the input may have been
+		 * extended, or the job would run without it. A refusal above
+		 * changes nothing. */
+		if (ji->source == JOBCFG_SOURCE_PATH)
+			r = executor_seal(s->ex, ji, ji->location, &ev);
+		else
+			r = executor_fetch(s->ex, ji, &fo, &ev);
+		if (r < 0)
+			s->state = SVC_FAILED;
+	}
 	if (r == 0)
 		s->next_input++;
 	pthread_mutex_unlock(&s->mu);
@@ -470,7 +522,7 @@ static void svc_trim(struct executor_svc *s, uint64_t offset)
 	size_t k = 0;
 
 	while (k < s->n_chunks && s->chunks[k].start + s->chunks[k].len <= offset) {
-		s->backlog -= s->chunks[k].len;
+		s->backlog -= svc_chunk_cost(s->chunks[k].cap);
 		free(s->chunks[k].data);
 		k++;
 	}
@@ -490,7 +542,7 @@ static void svc_poll(Aicert__V1__Executor_Service *svc, const Aicert__V1__PollRe
 		in->wait_ms < EXECUTOR_SVC_MAX_WAIT_MS ? in->wait_ms : EXECUTOR_SVC_MAX_WAIT_MS;
 	int64_t left = rpc_call_remaining_ms(data) - 500;
 	struct timespec until;
-	size_t n = 0, bytes = 0;
+	size_t n = 0, bytes = 0, want = 0;
 	int r = 0;
 
 	if (left < (int64_t)wait)
@@ -513,14 +565,20 @@ static void svc_poll(Aicert__V1__Executor_Service *svc, const Aicert__V1__PollRe
 		if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT)
 			break;
 	if (r == 0) {
+		size_t bytes_in = 0;
+
 		svc_trim(s, in->offset);
-		ocs = calloc(s->n_chunks + 1, sizeof(*ocs));
-		oc = calloc(s->n_chunks + 1, sizeof(*oc));
+		/* As many records as the reply will carry, not as are held. */
+		while (want < s->n_chunks && bytes_in < EXECUTOR_SVC_MAX_POLL)
+			bytes_in += s->chunks[want++].len;
+		ocs = calloc(want + 1, sizeof(*ocs));
+		oc = calloc(want + 1, sizeof(*oc));
 		if (!ocs || !oc)
 			r = AICERT_ERR_NOMEM;
 	}
 	out.next_offset = in->offset;
-	for (size_t i = 0; r == 0 && i < s->n_chunks && bytes < EXECUTOR_SVC_MAX_POLL; i++) {
+	for (size_t i = 0; r == 0 && i < s->n_chunks && n < want && bytes < EXECUTOR_SVC_MAX_POLL;
+	     i++) {
 		struct svc_chunk *c = &s->chunks[i];
 		size_t skip = c->start < in->offset ? (size_t)(in->offset - c->start) : 0;
 		size_t len = c->len - skip;

@@ -11,6 +11,7 @@
 #ifndef AICERT_AGENT_EXECUTOR_SVC_H
 #define AICERT_AGENT_EXECUTOR_SVC_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include <protobuf-c/protobuf-c.h>
@@ -27,6 +28,9 @@ struct executor_svc_opts {
 	uid_t run_uid;           /* see executor_opts */
 	gid_t run_gid;
 	const char *ca_file; /* CAs for https and git fetches; NULL: the system's */
+	/* The controller runs on this machine (the local runner): StartJob may
+	 * give local_base, and the job may then name local git repositories. */
+	bool allow_local_base;
 };
 
 struct executor_svc;

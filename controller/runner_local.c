@@ -565,13 +565,14 @@ static int rl_agent(struct runner_local *r, const char *bin, const char *const *
  * job in DIR/work, and hides DIR/runner from the job's command. */
 static int rl_executor(struct runner_local *r, const char *bin, const char *ca_file)
 {
-	const char *argv[] = {bin,     "--agent", r->url,  "--listen", r->exec_url, "--workspace",
-			      r->work, "--hide",  r->priv, NULL,       NULL,        NULL};
+	const char *argv[] = {bin,           "--agent", r->url,   "--listen", r->exec_url,
+			      "--workspace", r->work,   "--hide", r->priv,    "--local-runner",
+			      NULL,          NULL,      NULL};
 	int ret;
 
 	if (ca_file) {
-		argv[9] = "--ca-file";
-		argv[10] = ca_file;
+		argv[10] = "--ca-file";
+		argv[11] = ca_file;
 	}
 	ret = rl_spawn(r, argv, "executor.log", &r->executor);
 	if (ret < 0)
