@@ -22,13 +22,18 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <grp.h>
+#include <linux/close_range.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "sandbox.h"
+
+/* Processes of the command's user (RLIMIT_NPROC counts them all). */
+#define SANDBOX_MAX_PROCS 4096
 
 struct sandbox_pipes {
 	int out[2], err[2], fail[2], pid[2];
@@ -114,6 +119,15 @@ static void sandbox_init(const struct sandbox_opts *o, int fail)
 		sandbox_die(fail, "/proc of the new PID namespace");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		sandbox_die(fail, "no new privileges");
+	/* When memory runs out, the command goes first, not the agent or the
+	 * executor. */
+	if (sandbox_write_file("/proc/self/oom_score_adj", "1000") < 0)
+		sandbox_die(fail, "oom_score_adj");
+	/* And as the unprivileged user it cannot fork without bound (the
+	 * limit counts every process of that user, so not for our own). */
+	if (geteuid() == 0 &&
+	    setrlimit(RLIMIT_NPROC, &(struct rlimit){SANDBOX_MAX_PROCS, SANDBOX_MAX_PROCS}) < 0)
+		sandbox_die(fail, "process limit");
 	/* As root: become the unprivileged user; changing every uid away from 0
 	 * clears every capability. */
 	if (geteuid() == 0) {
@@ -125,6 +139,11 @@ static void sandbox_init(const struct sandbox_opts *o, int fail)
 	}
 	if (o->workdir && chdir(o->workdir) < 0)
 		sandbox_die(fail, o->workdir);
+	/* Nothing but the standard streams crosses exec, whatever the
+	 * starter (or a library in it) forgot to mark close-on-exec: an
+	 * inherited connection to the agent would undo the hiding. */
+	if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		sandbox_die(fail, "close-on-exec for inherited descriptors");
 	execvpe(o->argv[0], (char *const *)o->argv, (char *const *)(o->envp ? o->envp : empty_env));
 	sandbox_die(fail, o->argv[0]);
 }

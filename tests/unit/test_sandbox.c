@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,6 +207,26 @@ static void sandbox_gives_no_privileges_and_only_its_env(void **state)
 	assert_non_null(strstr(c.out, "pid=1\n"));
 }
 
+/* A descriptor the starter left open without O_CLOEXEC does not reach the
+ * command. */
+static void sandbox_passes_only_stdio(void **state)
+{
+	struct capture c;
+	int fd = open("/dev/null", O_RDONLY), st = -1;
+
+	(void)state;
+	/* Far above what the shell opens for itself. */
+	assert_int_equal(dup2(fd, 57), 57);
+	close(fd);
+	assert_int_equal(run_sh("for f in /proc/self/fd/*; do echo \"fd ${f##*/}\"; done", false,
+				NULL, 0, &c, &st),
+			 0);
+	close(57);
+	assert_non_null(strstr(c.out, "fd 2\n"));
+	if (strstr(c.out, "fd 57\n"))
+		fail_msg("an inherited descriptor reached the command:\n%s", c.out);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +236,7 @@ int main(void)
 		cmocka_unit_test(sandbox_hides_the_agent_socket),
 		cmocka_unit_test(sandbox_network_none_reaches_nothing),
 		cmocka_unit_test(sandbox_gives_no_privileges_and_only_its_env),
+		cmocka_unit_test(sandbox_passes_only_stdio),
 	};
 
 	return cmocka_run_group_tests_name("sandbox", tests, NULL, NULL);
