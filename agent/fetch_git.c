@@ -402,7 +402,11 @@ static int fetch_git_step(struct fetch_git *g, const char *const *args, bool cap
  * no branch or tag leads to it. */
 static int fetch_git_clone(struct fetch_git *g, const char *repo, const char *commit)
 {
-	const char *clone[] = {"clone", "--no-checkout", "--quiet", "--", repo, g->tree, NULL};
+	/* --no-local: a local repository goes through git's transport too, so
+	 * its objects are checked as they are copied, not hard-linked as
+	 * they lie. */
+	const char *clone[] = {"clone", "--no-local", "--no-checkout", "--quiet",
+			       "--",    repo,         g->tree,         NULL};
 	char spec[80];
 	const char *has[] = {"-C", g->tree, "cat-file", "-e", spec, NULL};
 	const char *fetch[] = {"-C", g->tree, "fetch", "--quiet", "origin", commit, NULL};
