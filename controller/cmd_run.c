@@ -13,6 +13,7 @@
  * DIR/training.log. A failure leaves no proof and no outputs, but the log.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -66,7 +67,7 @@ struct run {
 	size_t job_len;
 	char *base;    /* the job file's directory, absolute */
 	char *ca_file; /* --ca-file, absolute */
-	char *out, *proof_path, *outputs, *partial, *policy_path, *log_path;
+	char *out, *proof_path, *outputs, *partial, *policy_path, *policy_tmp, *log_path;
 	FILE *log;
 	struct runner_local *runner;
 	char ca_dir[PATH_MAX];
@@ -268,6 +269,7 @@ static int run_paths(struct run *R)
 	if (!R->out || !R->proof_path || asprintf(&R->outputs, "%s/outputs", R->out) < 0 ||
 	    asprintf(&R->partial, "%s/.outputs.partial", R->out) < 0 ||
 	    asprintf(&R->policy_path, "%s/policy.yaml", R->out) < 0 ||
+	    asprintf(&R->policy_tmp, "%s/.policy.yaml.partial", R->out) < 0 ||
 	    asprintf(&R->log_path, "%s/training.log", R->out) < 0)
 		return AICERT_ERR_NOMEM;
 	r = run_mkdirs(R->out);
@@ -280,9 +282,19 @@ static int run_paths(struct run *R)
 			       "or another --out",
 			       R->out, R->proof_path, R->outputs);
 	run_rm_tree(R->partial);
-	R->log = fopen(R->log_path, "we");
-	if (!R->log)
-		return err_set(AICERT_ERR_IO, "%s: %s", R->log_path, strerror(errno));
+	unlink(R->policy_tmp);
+	{
+		/* Never through a link someone left in DIR. */
+		int fd = open(R->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+			      0644);
+
+		R->log = fd >= 0 ? fdopen(fd, "w") : NULL;
+		if (!R->log) {
+			if (fd >= 0)
+				close(fd);
+			return err_set(AICERT_ERR_IO, "%s: %s", R->log_path, strerror(errno));
+		}
+	}
 	return 0;
 }
 
@@ -442,11 +454,22 @@ static int run_inputs(struct run *R)
 	return r;
 }
 
+/* The command's output: as it is into the log; to a terminal without
+ * control sequences, so that the command cannot repaint or hide what aicert
+ * itself prints (a fake verdict, say). */
 static void run_emit(struct run *R, const Aicert__V1__OutputChunk *c)
 {
 	FILE *to = c->stream == 2 ? stderr : stdout;
 
-	fwrite(c->data.data, 1, c->data.len, to);
+	if (isatty(fileno(to)) == 1) {
+		for (size_t i = 0; i < c->data.len; i++) {
+			uint8_t b = c->data.data[i];
+
+			fputc((b < 0x20 && b != '\n' && b != '\t') || b == 0x7f ? '?' : b, to);
+		}
+	} else {
+		fwrite(c->data.data, 1, c->data.len, to);
+	}
 	fflush(to);
 	if (R->log)
 		fwrite(c->data.data, 1, c->data.len, R->log);
@@ -524,7 +547,7 @@ static int run_write_policy(struct run *R)
 	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", R->ca_dir);
 	r = policy_init_yaml(&pi, &yaml);
 	if (r == 0)
-		r = fileio_write_atomic(R->policy_path, yaml, strlen(yaml), 0644);
+		r = fileio_write_atomic(R->policy_tmp, yaml, strlen(yaml), 0644);
 	free(yaml);
 	return r;
 }
@@ -542,6 +565,7 @@ static int run_prove(struct run *R, struct aicert_result **res)
 	struct proof *proof = NULL;
 	uint64_t total = 0;
 	char *json = NULL;
+	bool moved = false;
 	int r;
 
 	r = run_finish(R->xlong, &R->fin);
@@ -564,24 +588,32 @@ static int run_prove(struct run *R, struct aicert_result **res)
 		err_wrap(r, "downloading the outputs into %s", R->out);
 	if (r == 0)
 		r = run_write_policy(R);
+	/* The verifier's verdict on the proof and on exactly the bytes that
+	 * will stay, before anything is written or replaced: a run that does
+	 * not verify leaves no proof and touches no earlier run. */
+	if (r == 0) {
+		vo.policy_path = R->policy_tmp;
+		vo.model_dir = R->partial;
+		r = aicert_verify(R->proof_path, (const uint8_t *)json, strlen(json), &vo, res);
+	}
 	if (r == 0 && R->a.force) {
 		run_rm_tree(R->outputs);
 		unlink(R->proof_path);
 	}
 	if (r == 0 && rename(R->partial, R->outputs) < 0)
 		r = err_set(AICERT_ERR_IO, "%s: %s", R->outputs, strerror(errno));
-	/* The verifier's verdict on exactly what stays, before the proof is
-	 * written: a run that does not verify leaves no proof. */
-	if (r == 0) {
-		vo.policy_path = R->policy_path;
-		vo.model_dir = R->outputs;
-		r = aicert_verify(R->proof_path, (const uint8_t *)json, strlen(json), &vo, res);
-	}
+	else if (r == 0)
+		moved = true;
+	if (r == 0 && rename(R->policy_tmp, R->policy_path) < 0)
+		r = err_set(AICERT_ERR_IO, "%s: %s", R->policy_path, strerror(errno));
+	/* The proof last: it is what says the run succeeded. */
 	if (r == 0)
 		r = fileio_write_atomic(R->proof_path, json, strlen(json), 0644);
 	if (r < 0) {
 		run_rm_tree(R->partial);
-		run_rm_tree(R->outputs);
+		unlink(R->policy_tmp);
+		if (moved)
+			run_rm_tree(R->outputs);
 	}
 	free(json);
 	return r;
@@ -645,6 +677,7 @@ static void run_free(struct run *R)
 	free(R->outputs);
 	free(R->partial);
 	free(R->policy_path);
+	free(R->policy_tmp);
 	free(R->log_path);
 }
 
@@ -673,10 +706,19 @@ static int run_job(struct run *R, int *status, struct aicert_result **res)
 		R->interrupted = true;
 		fprintf(stderr, "\naicert run: interrupted; tearing the runner down\n");
 	}
-	/* A command still running is killed with the executor. */
-	if (runner_local_stop(R->runner) < 0 && r == 0)
-		log_warn("runner teardown: %s", err_msg(AICERT_ERR_STATE));
+	/* A command still running is killed with the executor. The teardown
+	 * must not replace the message of what failed. */
+	{
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", r < 0 ? err_msg(r) : "");
+		if (runner_local_stop(R->runner) < 0 && r == 0)
+			log_warn("runner teardown: %s", err_msg(AICERT_ERR_STATE));
+		if (r < 0)
+			err_set(r, "%s", msg);
+	}
 	run_rm_tree(R->partial);
+	unlink(R->policy_tmp);
 	return r;
 }
 

@@ -13,7 +13,10 @@
 #  7. bad job files: exit 2 with file:line:col, before anything starts;
 #  8. a full disk (root only: small tmpfs mounts), in the runner while an
 #     input is staged and in --out while the outputs arrive: a clear error,
-#     no proof, no outputs, nothing left running.
+#     no proof, no outputs, nothing left running;
+#  9. a command that plants a symbolic link as (a parent of) outputs.dir, and
+#     a FIFO as its metrics file: nothing outside the workspace is measured
+#     or served, and nothing hangs.
 # Usage: test_run_cli.sh BUILD_DIR
 set -euo pipefail
 BUILD=$1
@@ -136,7 +139,7 @@ step "6. Ctrl-C during training"
 write_job interrupted "[sh, -c, 'echo started; sleep 300']" 10m
 "$AICERT" run "$W/interrupted/job.yaml" --out "$W/interrupted/run" >"$W/int.out" 2>&1 &
 PID=$!
-for _ in $(seq 300); do grep -q started "$W/int.out" 2>/dev/null && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q started "$W/int.out" 2>/dev/null && break; sleep 0.1; done
 grep -q started "$W/int.out" || { cat "$W/int.out"; fail "the command did not start"; }
 kill -INT $PID
 got=0; wait $PID || got=$?
@@ -206,4 +209,16 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$W/small" && mount -t tmpfs -o size=8m,mode=0
 else
 	echo "skipped: needs root to mount small file systems"
 fi
+step "9. links and a FIFO planted by the command"
+mkdir -p "$W/secret" && echo "not for the job" >"$W/secret/key" && chmod 0700 "$W/secret"
+write_job links "[sh, -c, 'ln -s $W/secret out']" 1m
+sed -i 's|^  dir: outputs$|  dir: out/x|' "$W/links/job.yaml"
+expect_exit 1 "$W/links.out" "$AICERT" run "$W/links/job.yaml" --out "$W/links/run"
+grep -q "outputs.dir: out/x: .*symbolic link" "$W/links.out" || { cat "$W/links.out"; fail "the linked outputs.dir was not refused"; }
+[ ! -e "$W/links/run/proof.json" ] && [ ! -e "$W/links/run/outputs" ] || fail "a proof or outputs through a link"
+write_job fifo "[sh, -c, 'mkfifo m.json; mkdir -p outputs; echo ok > outputs/ok']" 1m
+sed -i 's|^  network: none$|  network: none\n  metrics: m.json|' "$W/fifo/job.yaml"
+expect_exit 0 "$W/fifo.out" timeout 120 "$AICERT" run "$W/fifo/job.yaml" --out "$W/fifo/run"
+grep -q "compute   0 FLOPs" "$W/fifo.out" || { cat "$W/fifo.out"; fail "a FIFO metrics file was read"; }
+no_leftovers
 echo "all run_cli cases passed"
