@@ -15,13 +15,16 @@
 #include "cel.h"
 #include "config.h"
 #include "err.h"
+#include "events.h"
 #include "fileio.h"
+#include "log.h"
 #include "rpc.h"
 #include "rtlog.h"
 #include "tpm.h"
 
-#define EV_NO_ACTION    0x00000003u
-#define AGENT_MAX_BANKS TPM_MAX_BANKS
+#define EV_NO_ACTION       0x00000003u
+#define AGENT_MAX_BANKS    TPM_MAX_BANKS
+#define AGENT_MAX_IDENTITY (64u << 10)
 
 struct agent {
 	Aicert__V1__Agent_Service service; /* first: handlers cast back */
@@ -514,6 +517,57 @@ static int agent_listen(struct agent *a)
 	return r;
 }
 
+/* The runner serves one controller: before anything listens, the SHA-256 of
+ * the identity it was launched with goes into PCR 15 as the runtime log's
+ * first record. After a restart the log must already begin with exactly
+ * that record; anything else is refused. */
+static int agent_bind_controller(struct agent *a, const char *path)
+{
+	struct events_event ev = {.kind = EVENTS_CONTROLLER};
+	struct cel_log log = {0};
+	uint8_t *id = NULL, *data = NULL, *cel = NULL, digest[32], value[32];
+	size_t id_len, len, cel_len;
+	uint32_t reset;
+	uint64_t recnum;
+	int r;
+
+	r = fileio_read_all(path, AGENT_MAX_IDENTITY, &id, &id_len);
+	if (r == 0 && id_len == 0)
+		r = err_set(AICERT_ERR_INVALID, "%s: empty", path);
+	if (r == 0) {
+		SHA256(id, id_len, ev.u.controller.identity_sha256);
+		r = events_encode(&ev, &data, &len);
+	}
+	if (r == 0) {
+		SHA256(data, len, digest);
+		r = rtlog_encode(a->log, a->tpm, &cel, &cel_len, &reset);
+	}
+	if (r == 0 && rtlog_count(a->log) > 0) {
+		r = cel_decode(cel, cel_len, &log);
+		if (r == 0 && (log.recs[0].pcr != AICERT_PCR_SESSION ||
+			       log.recs[0].event_type != AICERT_EV_CONTROLLER ||
+			       memcmp(log.recs[0].sha256, digest, 32) != 0))
+			r = err_set(AICERT_ERR_STATE,
+				    "the runtime log since this boot is not bound to this "
+				    "controller: start a new runner");
+		cel_clear(&log);
+		goto out;
+	}
+	if (r == 0)
+		r = rtlog_extend(a->log, a->tpm, 0, AICERT_PCR_SESSION, digest,
+				 AICERT_EV_CONTROLLER, data, len, &recnum, value);
+out:
+	if (r == 0)
+		log_info("bound to controller %02x%02x%02x%02x... (PCR %d)",
+			 ev.u.controller.identity_sha256[0], ev.u.controller.identity_sha256[1],
+			 ev.u.controller.identity_sha256[2], ev.u.controller.identity_sha256[3],
+			 AICERT_PCR_SESSION);
+	free(id);
+	free(data);
+	free(cel);
+	return r < 0 ? err_wrap(r, "--controller-identity") : 0;
+}
+
 int agent_start(const struct agent_config *cfg, struct agent **ret)
 {
 	struct agent *a = calloc(1, sizeof(*a));
@@ -533,6 +587,8 @@ int agent_start(const struct agent_config *cfg, struct agent **ret)
 	pthread_mutex_init(&a->tpm_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &a->started);
 	r = agent_open_tpm(a);
+	if (r == 0 && cfg->controller_identity)
+		r = agent_bind_controller(a, cfg->controller_identity);
 	if (r == 0)
 		r = agent_listen(a);
 	if (r < 0) {

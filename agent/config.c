@@ -36,8 +36,9 @@ int config_defaults(struct agent_config *cfg)
 
 void config_free(struct agent_config *cfg)
 {
-	char **fields[] = {&cfg->tcti,     &cfg->state_dir, &cfg->local_url, &cfg->listen_url,
-			   &cfg->tls_cert, &cfg->tls_key,   &cfg->tls_ca,    &cfg->boot_log};
+	char **fields[] = {&cfg->tcti,       &cfg->state_dir, &cfg->local_url,
+			   &cfg->listen_url, &cfg->tls_cert,  &cfg->tls_key,
+			   &cfg->tls_ca,     &cfg->boot_log,  &cfg->controller_identity};
 
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		free(*fields[i]);
@@ -113,9 +114,18 @@ static int config_tls(struct yamlx *y, yaml_node_t *map, struct agent_config *cf
 
 int config_load(struct agent_config *cfg, const char *path)
 {
-	static const char *const keys[] = {"tcti",        "state_dir", "local",  "listen",
-					   "tls",         "boot_log",  "ek_alg", "ak_alg",
-					   "extend_pcrs", "workers",   NULL};
+	static const char *const keys[] = {"tcti",
+					   "state_dir",
+					   "local",
+					   "listen",
+					   "tls",
+					   "boot_log",
+					   "ek_alg",
+					   "ak_alg",
+					   "extend_pcrs",
+					   "workers",
+					   "controller_identity",
+					   NULL};
 	struct yamlx y;
 	yaml_node_t *root, *n;
 	int r;
@@ -135,6 +145,8 @@ int config_load(struct agent_config *cfg, const char *path)
 		r = config_str(&y, root, "listen", &cfg->listen_url);
 	if (r == 0)
 		r = config_str(&y, root, "boot_log", &cfg->boot_log);
+	if (r == 0)
+		r = config_str(&y, root, "controller_identity", &cfg->controller_identity);
 	if (r == 0)
 		r = config_tls(&y, root, cfg);
 	if (r == 0)
@@ -164,6 +176,8 @@ static void config_usage(void)
 	       "  --tls-cert FILE      this agent's certificate (PEM)\n"
 	       "  --tls-key FILE       its private key (PEM)\n"
 	       "  --tls-ca FILE        CA that controller certificates must chain to\n"
+	       "  --controller-identity FILE  bind this runner to one controller: the\n"
+	       "                       file's SHA-256 into PCR 15 at start (first record)\n"
 	       "  --boot-log FILE      firmware event log to serve, \"\" for none\n"
 	       "                       (default " AGENT_DEFAULT_BOOT_LOG ")\n"
 	       "  --ek-alg rsa|ecc     EK to create the AK under (default rsa)\n"
@@ -182,6 +196,7 @@ enum {
 	OPT_TLS_KEY,
 	OPT_TLS_CA,
 	OPT_BOOT_LOG,
+	OPT_CONTROLLER,
 	OPT_EK_ALG,
 	OPT_AK_ALG,
 	OPT_VERBOSE,
@@ -198,6 +213,7 @@ static const struct option config_options[] = {
 	{"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	{"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	{"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	{"controller-identity", required_argument, NULL, OPT_CONTROLLER},
 	{"boot-log", required_argument, NULL, OPT_BOOT_LOG},
 	{"ek-alg", required_argument, NULL, OPT_EK_ALG},
 	{"ak-alg", required_argument, NULL, OPT_AK_ALG},
@@ -237,6 +253,8 @@ static int config_apply(struct agent_config *cfg, int opt, const char *arg)
 		return config_set(&cfg->tls_ca, arg);
 	case OPT_BOOT_LOG:
 		return config_set(&cfg->boot_log, arg);
+	case OPT_CONTROLLER:
+		return config_set(&cfg->controller_identity, arg);
 	case OPT_EK_ALG:
 		return config_parse_alg("ek-alg", arg, &cfg->ek_alg);
 	case OPT_AK_ALG:

@@ -24,6 +24,9 @@ struct agent_config {
 	char *tls_key;
 	char *tls_ca;
 	char *boot_log; /* the firmware event log to serve, "" for none */
+	/* The one controller this runner serves: its SHA-256 goes into PCR 15
+	 * as the runtime log's first record (events.h). NULL: no binding. */
+	char *controller_identity;
 	enum tpm_keyalg ek_alg;
 	enum tpm_keyalg ak_alg;
 	uint32_t extend_pcrs; /* bit i: PCR i may be extended */

@@ -66,6 +66,10 @@ static void show_event(size_t i, const struct cel_record *rec)
 		       ev.u.end.exit_code, (unsigned long long)ev.u.end.flops,
 		       (unsigned long long)ev.u.end.wall_ms);
 		break;
+	case EVENTS_CONTROLLER:
+		hex_encode(ev.u.controller.identity_sha256, 32, d);
+		printf("    #%zu PCR %u controller binding %s\n", i, rec->pcr, d);
+		break;
 	}
 }
 

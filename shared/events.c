@@ -22,6 +22,7 @@ static const struct {
 	[EVENTS_OUTPUT] = {"output", AICERT_EV_OUTPUT, AICERT_PCR_OUTPUTS},
 	[EVENTS_OUTPUTS] = {"outputs", AICERT_EV_OUTPUTS, AICERT_PCR_OUTPUTS},
 	[EVENTS_JOB_END] = {"job-end", AICERT_EV_JOB_END, AICERT_PCR_OUTPUTS},
+	[EVENTS_CONTROLLER] = {"controller", AICERT_EV_CONTROLLER, AICERT_PCR_SESSION},
 };
 
 #define EVENTS_NKINDS (sizeof(events_kinds) / sizeof(events_kinds[0]))
@@ -81,6 +82,10 @@ static json_t *events_to_json(const struct events_event *ev)
 		json_object_set_new(o, "exit_code", json_integer(ev->u.end.exit_code));
 		json_object_set_new(o, "flops", json_integer((json_int_t)ev->u.end.flops));
 		json_object_set_new(o, "wall_ms", json_integer((json_int_t)ev->u.end.wall_ms));
+		break;
+	case EVENTS_CONTROLLER:
+		json_object_set_new(o, "identity_sha256",
+				    events_hex(ev->u.controller.identity_sha256, 32));
 		break;
 	}
 	return o;
@@ -222,6 +227,17 @@ static int events_parse_outputs(const json_t *o, struct events_outputs *out)
 	return r;
 }
 
+static int events_parse_controller(const json_t *o, struct events_controller *c)
+{
+	static const char *const keys[] = {"type", "identity_sha256", NULL};
+	int r;
+
+	r = jsonx_check_keys(o, "controller", keys, keys);
+	if (r == 0)
+		r = events_sha(o, "identity_sha256", "controller", c->identity_sha256);
+	return r;
+}
+
 static int events_parse_end(const json_t *o, struct events_job_end *end)
 {
 	static const char *const keys[] = {"type", "exit_code", "flops", "wall_ms", NULL};
@@ -255,6 +271,8 @@ static int events_parse(const json_t *o, enum events_kind kind, struct events_ev
 		return events_parse_outputs(o, &ev->u.outputs);
 	case EVENTS_JOB_END:
 		return events_parse_end(o, &ev->u.end);
+	case EVENTS_CONTROLLER:
+		return events_parse_controller(o, &ev->u.controller);
 	}
 	return AICERT_ERR_INTERNAL;
 }

@@ -10,9 +10,13 @@
  *   PCR 8   output     {"path","sha256","size","type"}
  *   PCR 8   outputs    {"files","root_sha256","type"}
  *   PCR 8   job-end    {"exit_code","flops","type","wall_ms"}
+ *   PCR 15  controller {"identity_sha256","type"}
  *
  * A job's events come in that order: job-start, its inputs, its outputs in
- * path order, the outputs root, job-end.
+ * path order, the outputs root, job-end. A controller event, when there is
+ * one, is the log's first record: the agent extends it at start, binding
+ * the runner to the one controller that provisioned it (the SHA-256 of the
+ * identity it was given at launch).
  */
 #ifndef AICERT_EVENTS_H
 #define AICERT_EVENTS_H
@@ -22,14 +26,16 @@
 
 /* event_type values in CEL records: "AI" in the high half, outside the TCG
  * PC Client range. */
-#define AICERT_EV_JOB_START 0x41490001u
-#define AICERT_EV_INPUT     0x41490002u
-#define AICERT_EV_OUTPUT    0x41490003u
-#define AICERT_EV_OUTPUTS   0x41490004u
-#define AICERT_EV_JOB_END   0x41490005u
+#define AICERT_EV_JOB_START  0x41490001u
+#define AICERT_EV_INPUT      0x41490002u
+#define AICERT_EV_OUTPUT     0x41490003u
+#define AICERT_EV_OUTPUTS    0x41490004u
+#define AICERT_EV_JOB_END    0x41490005u
+#define AICERT_EV_CONTROLLER 0x41490006u
 
 #define AICERT_PCR_INPUTS  14
 #define AICERT_PCR_OUTPUTS 8
+#define AICERT_PCR_SESSION 15
 
 #define EVENTS_MAX_JOB_ID 128
 #define EVENTS_MAX_NAME   128
@@ -42,6 +48,7 @@ enum events_kind {
 	EVENTS_OUTPUT,
 	EVENTS_OUTPUTS,
 	EVENTS_JOB_END,
+	EVENTS_CONTROLLER,
 };
 
 struct events_job_start {
@@ -79,6 +86,10 @@ struct events_job_end {
 	uint64_t wall_ms;
 };
 
+struct events_controller {
+	uint8_t identity_sha256[32];
+};
+
 struct events_event {
 	enum events_kind kind;
 	union {
@@ -87,6 +98,7 @@ struct events_event {
 		struct events_output output;
 		struct events_outputs outputs;
 		struct events_job_end end;
+		struct events_controller controller;
 	} u;
 };
 

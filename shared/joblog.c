@@ -13,8 +13,19 @@ static int joblog_order(const struct events_event *prev, const struct events_eve
 {
 	static const int rank[] = {
 		[EVENTS_JOB_START] = 0, [EVENTS_INPUT] = 1,   [EVENTS_OUTPUT] = 2,
-		[EVENTS_OUTPUTS] = 3,   [EVENTS_JOB_END] = 4,
+		[EVENTS_OUTPUTS] = 3,   [EVENTS_JOB_END] = 4, [EVENTS_CONTROLLER] = 5,
 	};
+
+	/* The runner's binding to its controller: first, once. */
+	if (ev->kind == EVENTS_CONTROLLER) {
+		if (prev)
+			return err_set(
+				AICERT_ERR_REJECTED,
+				"runtime record %zu: a controller binding after the log began", i);
+		return 0;
+	}
+	if (prev && prev->kind == EVENTS_CONTROLLER)
+		prev = NULL;
 
 	if (ev->kind == EVENTS_JOB_START) {
 		if (prev && prev->kind != EVENTS_JOB_END)
@@ -67,6 +78,8 @@ int joblog_decode(const struct cel_log *rt, struct joblog *jl)
 		r = joblog_order(i ? &jl->events[i - 1] : NULL, &jl->events[i], i);
 		if (r < 0)
 			return r;
+		if (jl->events[i].kind == EVENTS_CONTROLLER)
+			jl->job.controller = &jl->events[i].u.controller;
 	}
 	return 0;
 }
@@ -84,7 +97,8 @@ static int joblog_collect(struct joblog *jl)
 	jl->outputs = calloc(n_out + 1, sizeof(*jl->outputs));
 	if (!jl->inputs || !jl->outputs)
 		return AICERT_ERR_NOMEM;
-	jl->job = (struct statement_job){.inputs = jl->inputs, .outputs = jl->outputs};
+	jl->job = (struct statement_job){
+		.inputs = jl->inputs, .outputs = jl->outputs, .controller = jl->job.controller};
 	for (size_t i = jl->job_first; i < jl->n; i++) {
 		struct events_event *ev = &jl->events[i];
 

@@ -51,16 +51,24 @@ static json_t *statement_dependencies(const struct statement_job *job)
 
 static json_t *statement_build_definition(const struct statement_job *job)
 {
-	char nonce[2 * EVENTS_MAX_NONCE + 1], config[65];
+	char nonce[2 * EVENTS_MAX_NONCE + 1], config[65], controller[65];
+	json_t *def;
 
 	hex_encode(job->start->nonce, job->start->nonce_len, nonce);
 	hex_encode(job->start->config_sha256, 32, config);
-	return json_pack("{s:s, s:{s:s}, s:{s:s, s:s, s:I, s:I}, s:o}", "buildType",
-			 STATEMENT_BUILD_TYPE, "externalParameters", "job_config_sha256", config,
-			 "internalParameters", "job_id", job->start->job_id, "nonce", nonce,
-			 "reset_count", (json_int_t)job->start->reset_count, "restart_count",
-			 (json_int_t)job->start->restart_count, "resolvedDependencies",
-			 statement_dependencies(job));
+	def = json_pack("{s:s, s:{s:s}, s:{s:s, s:s, s:I, s:I}, s:o}", "buildType",
+			STATEMENT_BUILD_TYPE, "externalParameters", "job_config_sha256", config,
+			"internalParameters", "job_id", job->start->job_id, "nonce", nonce,
+			"reset_count", (json_int_t)job->start->reset_count, "restart_count",
+			(json_int_t)job->start->restart_count, "resolvedDependencies",
+			statement_dependencies(job));
+	/* The controller the runner was bound to at its start (PCR 15). */
+	if (def && job->controller) {
+		hex_encode(job->controller->identity_sha256, 32, controller);
+		json_object_set_new(json_object_get(def, "internalParameters"),
+				    "controller_identity_sha256", json_string(controller));
+	}
+	return def;
 }
 
 static json_t *statement_run_details(const struct statement_job *job, const char *platform,

@@ -31,6 +31,8 @@ struct statement_job {
 	size_t n_outputs;
 	const struct events_outputs *root;
 	const struct events_job_end *end;
+	/* The runner's controller binding, when the log has one. */
+	const struct events_controller *controller;
 };
 
 /* builder.id for a platform kind: "urn:aicert:platform:development". */

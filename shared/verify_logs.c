@@ -175,6 +175,15 @@ int verify_runtime_events(struct vctx *c)
 	r = joblog_find(&c->jl, c->proof->job_id, c->proof->nonce, c->proof->nonce_len);
 	if (r < 0)
 		return r;
+	if (c->jl.job.controller) {
+		char id[17];
+
+		hex_encode(c->jl.job.controller->identity_sha256, 8, id);
+		return err_set(0,
+			       "job '%s': %zu inputs, %zu outputs, in the expected order; the "
+			       "runner is bound to controller %s...",
+			       c->jl.job.start->job_id, c->jl.job.n_inputs, c->jl.job.n_outputs, id);
+	}
 	return err_set(0, "job '%s': %zu inputs, %zu outputs, in the expected order",
 		       c->jl.job.start->job_id, c->jl.job.n_inputs, c->jl.job.n_outputs);
 }
