@@ -25,10 +25,12 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "agentc.h"
 #include "aicert.pb-c.h"
 #include "aicert_verify.h"
+#include "cel.h"
 #include "ca.h"
 #include "cli.h"
 #include "ekcert.h"
@@ -374,6 +376,79 @@ static int run_provision(struct run *R)
 	return r;
 }
 
+static int run_write_policy(struct run *R)
+{
+	const char *roots[] = {runner_local_ek_root(R->runner)};
+	const char *inter[] = {runner_local_ek_issuer(R->runner)};
+	char ca_crt[PATH_MAX + 16];
+	const char *cas[] = {ca_crt};
+	struct policy_init pi = {roots, 1, inter, 1, cas, 1, true};
+	char *yaml = NULL;
+	int r;
+
+	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", R->ca_dir);
+	r = policy_init_yaml(&pi, &yaml);
+	if (r == 0)
+		r = fileio_write_atomic(R->policy_tmp, yaml, strlen(yaml), 0644);
+	free(yaml);
+	return r;
+}
+
+/* Before anything is sent: a quote, fresh, over PCR 15 and the runtime log
+ * must show that this runner is bound to the identity it was started with
+ * (the log's first record), so that no other controller's runner, or a
+ * runner that served someone else first, gets the job. */
+static int run_check_binding(struct run *R)
+{
+	struct proofgen_opts po = {.agent = R->agent, .ca_dir = R->ca_dir, .job_id = ""};
+	struct aicert_verify_opts vo = {.policy_path = R->policy_tmp};
+	struct aicert_result *res = NULL;
+	struct cel_log log = {0};
+	struct proof *proof = NULL;
+	struct events_event ev;
+	uint8_t nonce[32], want[32], *id = NULL;
+	char *json = NULL;
+	size_t id_len;
+	int r;
+
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
+		return err_set(AICERT_ERR_CRYPTO, "no random bytes for the nonce");
+	po.nonce = nonce;
+	po.nonce_len = sizeof(nonce);
+	vo.nonce = nonce;
+	vo.nonce_len = sizeof(nonce);
+	r = fileio_read_all(runner_local_controller_identity(R->runner), 4096, &id, &id_len);
+	if (r == 0) {
+		SHA256(id, id_len, want);
+		r = proofgen_make(&po, &proof);
+	}
+	if (r == 0)
+		r = proof_write(proof, &json);
+	if (r == 0)
+		r = aicert_verify("the runner's binding", (const uint8_t *)json, strlen(json), &vo,
+				  &res);
+	if (r == 0)
+		r = cel_decode(proof->runtime_log.data, proof->runtime_log.len, &log);
+	if (r == 0 && (log.n == 0 ||
+		       events_decode(log.recs[0].event_type, log.recs[0].pcr, log.recs[0].data,
+				     log.recs[0].data_len, &ev) < 0 ||
+		       ev.kind != EVENTS_CONTROLLER ||
+		       memcmp(ev.u.controller.identity_sha256, want, 32) != 0))
+		r = err_set(AICERT_ERR_REJECTED,
+			    "the runner is not bound to this controller (PCR 15's first record)");
+	if (r == AICERT_ERR_REJECTED && res && aicert_result_failed(res))
+		r = err_set(r, "the runner's quote did not verify: %s", aicert_result_failed(res));
+	cel_clear(&log);
+	aicert_result_free(res);
+	proof_free(proof);
+	free(json);
+	free(id);
+	if (r == 0)
+		printf("bound: a fresh quote shows the runner serves this controller alone (PCR "
+		       "15)\n");
+	return r < 0 ? err_wrap(r, "checking the runner's binding") : 0;
+}
+
 /* ---- The job ------------------------------------------------------------- */
 
 static int run_start(struct run *R)
@@ -534,24 +609,6 @@ static int run_train(struct run *R, int *status)
 	return r;
 }
 
-static int run_write_policy(struct run *R)
-{
-	const char *roots[] = {runner_local_ek_root(R->runner)};
-	const char *inter[] = {runner_local_ek_issuer(R->runner)};
-	char ca_crt[PATH_MAX + 16];
-	const char *cas[] = {ca_crt};
-	struct policy_init pi = {roots, 1, inter, 1, cas, 1, true};
-	char *yaml = NULL;
-	int r;
-
-	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", R->ca_dir);
-	r = policy_init_yaml(&pi, &yaml);
-	if (r == 0)
-		r = fileio_write_atomic(R->policy_tmp, yaml, strlen(yaml), 0644);
-	free(yaml);
-	return r;
-}
-
 /* Quote, proof, outputs, verification; then the proof, last. */
 static int run_prove(struct run *R, struct aicert_result **res)
 {
@@ -586,8 +643,6 @@ static int run_prove(struct run *R, struct aicert_result **res)
 	run_progress_end(&p);
 	if (r < 0)
 		err_wrap(r, "downloading the outputs into %s", R->out);
-	if (r == 0)
-		r = run_write_policy(R);
 	/* The verifier's verdict on the proof and on exactly the bytes that
 	 * will stay, before anything is written or replaced: a run that does
 	 * not verify leaves no proof and touches no earlier run. */
@@ -687,6 +742,10 @@ static int run_job(struct run *R, int *status, struct aicert_result **res)
 	int r;
 
 	r = run_provision(R);
+	if (r == 0)
+		r = run_write_policy(R);
+	if (r == 0)
+		r = run_check_binding(R);
 	if (r == 0)
 		r = run_start(R);
 	if (r == 0)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -46,6 +47,7 @@ struct runner_local {
 	char tcti[RL_DIR_MAX + 32];
 	char ek_root[RL_DIR_MAX + 48];
 	char ek_issuer[RL_DIR_MAX + 32];
+	char identity[RL_DIR_MAX + 32];
 	pid_t swtpm;
 	pid_t agent;
 	pid_t executor;
@@ -542,8 +544,10 @@ static int rl_agent(struct runner_local *r, const char *bin, const char *const *
 {
 	char state[PATH_MAX];
 	const char *argv[RL_MAX_ARGS + 1] = {
-		bin, "--tcti", r->tcti, "--state-dir", state, "--local", r->url, "--boot-log", ""};
-	size_t n = 9;
+		bin,    "--tcti",     r->tcti, "--state-dir",           state,      "--local",
+		r->url, "--boot-log", "",      "--controller-identity", r->identity};
+	uint8_t id[32];
+	size_t n = 11;
 	int ret;
 
 	for (size_t i = 0; extra && extra[i]; i++) {
@@ -553,7 +557,13 @@ static int rl_agent(struct runner_local *r, const char *bin, const char *const *
 		argv[n++] = extra[i];
 	}
 	argv[n] = NULL;
-	ret = rl_path(r, "agent", state);
+	/* A one-time identity for whoever started this runner: the agent
+	 * binds the runner to it in PCR 15 before it serves anyone. */
+	if (getrandom(id, sizeof(id), 0) != sizeof(id))
+		return err_set(AICERT_ERR_CRYPTO, "no random bytes for the controller identity");
+	ret = fileio_write_atomic(r->identity, id, sizeof(id), 0600);
+	if (ret == 0)
+		ret = rl_path(r, "agent", state);
 	if (ret == 0)
 		ret = rl_spawn(r, argv, "agent.log", &r->agent);
 	if (ret < 0)
@@ -606,6 +616,7 @@ static int rl_mkdir(struct runner_local *r, const struct runner_local_opts *o)
 	snprintf(r->exec_url, sizeof(r->exec_url), RL_SOCKET_PREFIX "%s/executor.sock", r->priv);
 	snprintf(r->ek_root, sizeof(r->ek_root), "%s/ca/swtpm-localca-rootca-cert.pem", r->priv);
 	snprintf(r->ek_issuer, sizeof(r->ek_issuer), "%s/ca/issuercert.pem", r->priv);
+	snprintf(r->identity, sizeof(r->identity), "%s/controller.id", r->priv);
 	/* DIR: traversable, so that the job's command (run as another user by
 	 * root) reaches DIR/work; DIR/runner: ours alone. */
 	if (chmod(r->dir, 0711) < 0 || mkdir(r->priv, 0700) < 0)
@@ -731,6 +742,11 @@ const char *runner_local_dir(const struct runner_local *r)
 const char *runner_local_executor_url(const struct runner_local *r)
 {
 	return r->executor ? r->exec_url : NULL;
+}
+
+const char *runner_local_controller_identity(const struct runner_local *r)
+{
+	return r->identity;
 }
 
 const char *runner_local_workspace(const struct runner_local *r)

@@ -15,6 +15,9 @@
  *     tpm.sock, tpm.sock.ctrl  swtpm's Unix sockets (data, control)
  *     agent/       the agent's state directory
  *     agent.sock   the agent's local socket
+ *     controller.id  a one-time controller identity, 32 random bytes: the
+ *                  agent starts with --controller-identity and binds the
+ *                  runner to it in PCR 15 (events.h)
  *     executor.sock  the executor's socket, for the controller
  *     setup.log, swtpm.log, agent.log, executor.log
  *   DIR/work/      the job's workspace (the executor's)
@@ -97,6 +100,9 @@ const char *runner_local_tcti(const struct runner_local *r); /* swtpm:path=DIR/r
 /* ipc://DIR/runner/executor.sock, or NULL without an executor. */
 const char *runner_local_executor_url(const struct runner_local *r);
 const char *runner_local_workspace(const struct runner_local *r);   /* DIR/work */
+/* DIR/runner/controller.id: 32 random bytes whose SHA-256 the agent put into
+ * PCR 15 as its runtime log's first record (the runner's controller). */
+const char *runner_local_controller_identity(const struct runner_local *r);
 const char *runner_local_private_dir(const struct runner_local *r); /* DIR/runner */
 const char *runner_local_ek_root(const struct runner_local *r);     /* PEM, the local CA's root */
 const char *runner_local_ek_issuer(const struct runner_local *r);   /* PEM, the EK certs' issuer */
