@@ -3,18 +3,20 @@
  *   aicert-executor --agent ipc://AGENT.sock --listen ipc://EXECUTOR.sock
  *                   --workspace DIR [--hide DIR]... [--ca-file PEM]
  *                   [--run-as UID:GID] [--local-runner] [--verbose]
+ *                   [--tls-cert PEM --tls-key PEM --tls-ca PEM]
  *
- * It serves the controller on --listen (a local socket: the local runner's
- * directory, or in an image a socket that only the controller's transport
- * reaches), measures through the agent's local socket, and runs the job's
- * command in the sandbox with every --hide directory hidden (the agent's and
- * its own sockets' directories at least). It logs "ready" once it serves, and
- * exits on SIGTERM or SIGINT, killing a command still running.
+ * It serves the controller on --listen: a local socket (the local runner's
+ * directory), or tls+tcp:// with mutual TLS (a runner image: the controller
+ * that provisioned it holds the only client certificate its CA signed), measures through the
+ * agent's local socket, and runs the job's command in the sandbox with every --hide directory
+ * hidden (the agent's and its own sockets' directories at least). It logs "ready" once it serves,
+ * and exits on SIGTERM or SIGINT, killing a command still running.
  * --local-runner: the controller runs on this machine and shares its files,
  * so a job may name local git repositories (relative to the job file's
  * directory, which StartJob gives); refused otherwise.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +38,10 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: aicert-executor --agent URL --listen URL --workspace DIR\n"
 		   "                       [--hide DIR]... [--ca-file PEM] [--run-as UID:GID]\n"
-		   "                       [--local-runner] [--verbose]\n");
+		   "                       [--local-runner] [--verbose]\n"
+		   "                       [--tls-cert PEM --tls-key PEM --tls-ca PEM]\n"
+		   "--listen: ipc://PATH, or tls+tcp://HOST:PORT with the three TLS files\n"
+		   "(--tls-ca: the CA the controller's certificate chains to)\n");
 }
 
 static int parse_ids(const char *s, uid_t *uid, gid_t *gid)
@@ -67,11 +72,16 @@ int main(int argc, char **argv)
 					     {"verbose", no_argument, NULL, 'v'},
 					     {"help", no_argument, NULL, 'h'},
 					     {"local-runner", no_argument, NULL, 'L'},
+					     {"tls-cert", required_argument, NULL, 'C'},
+					     {"tls-key", required_argument, NULL, 'K'},
+					     {"tls-ca", required_argument, NULL, 'A'},
 					     {NULL, 0, NULL, 0}};
 	const char *hide[EXEC_MAX_HIDE + 1] = {NULL}, *listen = NULL;
 	struct executor_svc_opts so = {.hide = hide};
 	struct executor_svc *svc = NULL;
 	struct rpc_server *srv = NULL;
+	struct rpc_tls tls = {0};
+	bool net;
 	size_t n_hide = 0;
 	sigset_t set;
 	int c, r, sig = 0;
@@ -105,6 +115,15 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'C':
+			tls.cert_file = optarg;
+			break;
+		case 'K':
+			tls.key_file = optarg;
+			break;
+		case 'A':
+			tls.ca_file = optarg;
+			break;
 		case 'L':
 			so.allow_local_base = true;
 			break;
@@ -121,6 +140,18 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || !so.agent_url || !listen || !so.workspace || so.workspace[0] != '/') {
 		usage(stderr);
+		return 2;
+	}
+	/* A socket only this machine reaches (ipc://), or mutual TLS. */
+	net = strncmp(listen, "ipc://", 6) != 0;
+	if (net && (strncmp(listen, "tls+tcp://", 10) != 0 || !tls.cert_file || !tls.key_file ||
+		    !tls.ca_file)) {
+		log_err("--listen: ipc://PATH, or tls+tcp://HOST:PORT with --tls-cert, --tls-key "
+			"and --tls-ca (the controller's CA)");
+		return 2;
+	}
+	if (net && so.allow_local_base) {
+		log_err("--local-runner: only with an ipc:// listener");
 		return 2;
 	}
 	/* SIGTERM and SIGINT by sigwait in this thread only. */
@@ -142,7 +173,7 @@ int main(int argc, char **argv)
 		r = rpc_server_set_flags(srv, mutating[i], RPC_METHOD_MUTATING);
 	}
 	if (r == 0)
-		r = rpc_server_listen(srv, listen, NULL, true, EXEC_WORKERS);
+		r = rpc_server_listen(srv, listen, net ? &tls : NULL, !net, EXEC_WORKERS);
 	if (r < 0) {
 		log_err("cannot start: %s", err_msg(r));
 		rpc_server_free(srv);
