@@ -99,7 +99,7 @@ const char *runner_local_url(const struct runner_local *r);  /* ipc://DIR/runner
 const char *runner_local_tcti(const struct runner_local *r); /* swtpm:path=DIR/runner/tpm.sock */
 /* ipc://DIR/runner/executor.sock, or NULL without an executor. */
 const char *runner_local_executor_url(const struct runner_local *r);
-const char *runner_local_workspace(const struct runner_local *r);   /* DIR/work */
+const char *runner_local_workspace(const struct runner_local *r); /* DIR/work */
 /* DIR/runner/controller.id: 32 random bytes whose SHA-256 the agent put into
  * PCR 15 as its runtime log's first record (the runner's controller). */
 const char *runner_local_controller_identity(const struct runner_local *r);

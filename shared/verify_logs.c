@@ -182,7 +182,8 @@ int verify_runtime_events(struct vctx *c)
 		return err_set(0,
 			       "job '%s': %zu inputs, %zu outputs, in the expected order; the "
 			       "runner is bound to controller %s...",
-			       c->jl.job.start->job_id, c->jl.job.n_inputs, c->jl.job.n_outputs, id);
+			       c->jl.job.start->job_id, c->jl.job.n_inputs, c->jl.job.n_outputs,
+			       id);
 	}
 	return err_set(0, "job '%s': %zu inputs, %zu outputs, in the expected order",
 		       c->jl.job.start->job_id, c->jl.job.n_inputs, c->jl.job.n_outputs);
