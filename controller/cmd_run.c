@@ -28,6 +28,7 @@
 #include <openssl/sha.h>
 
 #include "agentc.h"
+#include "attest.h"
 #include "aicert.pb-c.h"
 #include "aicert_verify.h"
 #include "cel.h"
@@ -47,6 +48,7 @@
 #include "rpc.h"
 #include "run_io.h"
 #include "runner_local.h"
+#include "runner_qemu.h"
 
 #define RUN_EXIT_INTERRUPTED 130
 #define RUN_POLL_MS          1000
@@ -71,7 +73,13 @@ struct run {
 	char *ca_file; /* --ca-file, absolute */
 	char *out, *proof_path, *outputs, *partial, *policy_path, *policy_tmp, *log_path;
 	FILE *log;
-	struct runner_local *runner;
+	/* The runner, of either backend, and what the run needs of it. */
+	struct runner_local *local;
+	struct runner_qemu *qemu;
+	bool runner;
+	const char *agent_url, *executor_url, *ek_root, *ek_issuer, *identity, *runner_dir,
+		*runner_priv;
+	const struct rpc_tls *tls;
 	char ca_dir[PATH_MAX];
 	struct rpc_client *agent, *x, *xlong;
 	char job_id[EVENTS_MAX_JOB_ID + 1];
@@ -208,9 +216,11 @@ static int run_load(struct run *R)
 		if (!R->ca_file)
 			return AICERT_ERR_NOMEM;
 	}
-	if (R->cfg->runner.backend != JOBCFG_BACKEND_LOCAL)
+	if (R->cfg->runner.backend != JOBCFG_BACKEND_LOCAL &&
+	    R->cfg->runner.backend != JOBCFG_BACKEND_QEMU)
 		return err_set(AICERT_ERR_UNSUPPORTED,
-			       "%s: runner.backend '%s' is not available yet; use 'local'",
+			       "%s: runner.backend '%s' is not available yet; use 'local' or "
+			       "'qemu'",
 			       R->a.job, jobcfg_backend_name(R->cfg->runner.backend));
 	copy = strdup(R->a.job);
 	if (!copy)
@@ -309,10 +319,59 @@ static void run_enroll_report(void *ctx, enum enroll_step step, int r, const cha
 		log_err("enrollment: %s: %s", enroll_step_name(step), detail);
 }
 
+static int run_start_runner(struct run *R)
+{
+	if (R->cfg->runner.backend == JOBCFG_BACKEND_QEMU) {
+		struct runner_qemu_opts qo = {.image_dir = R->cfg->runner.qemu_image,
+					      .memory_mb = R->cfg->runner.qemu_memory_mb,
+					      .cpus = R->cfg->runner.qemu_cpus,
+					      .keep = R->a.keep_runner};
+		int r;
+
+		printf("runner: qemu (OVMF, swtpm, the image %s) booting ...",
+		       R->cfg->runner.qemu_image);
+		fflush(stdout);
+		r = runner_qemu_start(&qo, &R->qemu);
+		if (r < 0)
+			return r;
+		R->agent_url = runner_qemu_agent_url(R->qemu);
+		R->executor_url = runner_qemu_executor_url(R->qemu);
+		R->tls = runner_qemu_tls(R->qemu);
+		R->ek_root = runner_qemu_ek_root(R->qemu);
+		R->ek_issuer = runner_qemu_ek_issuer(R->qemu);
+		R->identity = runner_qemu_controller_identity(R->qemu);
+		R->runner_dir = runner_qemu_dir(R->qemu);
+		R->runner_priv = runner_qemu_private_dir(R->qemu);
+	} else {
+		struct runner_local_opts ro = {
+			.executor = true, .keep = R->a.keep_runner, .ca_file = R->ca_file};
+		int r;
+
+		printf("runner: local (swtpm, aicert-agent, aicert-executor) ...");
+		fflush(stdout);
+		r = runner_local_start(&ro, &R->local);
+		if (r < 0)
+			return r;
+		R->agent_url = runner_local_url(R->local);
+		R->executor_url = runner_local_executor_url(R->local);
+		R->ek_root = runner_local_ek_root(R->local);
+		R->ek_issuer = runner_local_ek_issuer(R->local);
+		R->identity = runner_local_controller_identity(R->local);
+		R->runner_dir = runner_local_dir(R->local);
+		R->runner_priv = runner_local_private_dir(R->local);
+	}
+	R->runner = true;
+	return 0;
+}
+
+/* Tears the runner down (a command still running dies with it). */
+static int run_stop_runner(struct run *R)
+{
+	return R->qemu ? runner_qemu_stop(R->qemu) : runner_local_stop(R->local);
+}
+
 static int run_provision(struct run *R)
 {
-	struct runner_local_opts ro = {
-		.executor = true, .keep = R->a.keep_runner, .ca_file = R->ca_file};
 	struct rpc_client_opts xo = {.timeout_ms = RUN_CALL_MS};
 	struct rpc_client_opts xl = {.timeout_ms = RUN_LONG_CALL_MS};
 	struct enroll_params ep = {.activate = agentc_activate, .report = run_enroll_report};
@@ -322,32 +381,30 @@ static int run_provision(struct run *R)
 	struct ca *ca = NULL;
 	int r;
 
-	printf("runner: local (swtpm, aicert-agent, aicert-executor) ...");
-	fflush(stdout);
-	r = runner_local_start(&ro, &R->runner);
+	r = run_start_runner(R);
 	if (r < 0) {
 		printf("\n");
 		return r;
 	}
 	R->t_ready = run_now();
+	xo.tls = xl.tls = R->tls;
 	printf(" ready in %.1f s%s%s\n", R->t_ready - R->t0, R->a.keep_runner ? ", kept in " : "",
-	       R->a.keep_runner ? runner_local_dir(R->runner) : "");
+	       R->a.keep_runner ? R->runner_dir : "");
 	/* The run's own attestation CA, in the runner's private directory. */
-	if (snprintf(R->ca_dir, sizeof(R->ca_dir), "%s/attestation-ca",
-		     runner_local_private_dir(R->runner)) >= (int)sizeof(R->ca_dir))
+	if (snprintf(R->ca_dir, sizeof(R->ca_dir), "%s/attestation-ca", R->runner_priv) >=
+	    (int)sizeof(R->ca_dir))
 		return err_set(AICERT_ERR_INVALID, "runner directory path too long");
 	r = ca_init(R->ca_dir, NULL);
 	if (r == 0)
 		r = ca_open(R->ca_dir, &ca);
 	if (r == 0)
-		r = rpc_client_dial(runner_local_url(R->runner), &aicert__v1__agent__descriptor,
-				    &xo, &R->agent);
+		r = rpc_client_dial(R->agent_url, &aicert__v1__agent__descriptor, &xo, &R->agent);
 	if (r == 0)
 		r = ekcert_store_new(&roots);
 	if (r == 0)
-		r = ekcert_store_load_roots(roots, runner_local_ek_root(R->runner));
+		r = ekcert_store_load_roots(roots, R->ek_root);
 	if (r == 0)
-		r = ekcert_store_load_intermediates(roots, runner_local_ek_issuer(R->runner));
+		r = ekcert_store_load_intermediates(roots, R->ek_issuer);
 	if (r == 0)
 		r = agentc_identity(R->agent, &id);
 	if (r == 0) {
@@ -368,18 +425,17 @@ static int run_provision(struct run *R)
 	ekcert_store_free(roots);
 	ca_free(ca);
 	if (r == 0)
-		r = rpc_client_dial(runner_local_executor_url(R->runner),
-				    &aicert__v1__executor__descriptor, &xo, &R->x);
+		r = rpc_client_dial(R->executor_url, &aicert__v1__executor__descriptor, &xo, &R->x);
 	if (r == 0)
-		r = rpc_client_dial(runner_local_executor_url(R->runner),
-				    &aicert__v1__executor__descriptor, &xl, &R->xlong);
+		r = rpc_client_dial(R->executor_url, &aicert__v1__executor__descriptor, &xl,
+				    &R->xlong);
 	return r;
 }
 
-static int run_write_policy(struct run *R)
+static int run_write_policy(struct run *R, const char *boot_pcrs)
 {
-	const char *roots[] = {runner_local_ek_root(R->runner)};
-	const char *inter[] = {runner_local_ek_issuer(R->runner)};
+	const char *roots[] = {R->ek_root};
+	const char *inter[] = {R->ek_issuer};
 	char ca_crt[PATH_MAX + 16];
 	const char *cas[] = {ca_crt};
 	struct policy_init pi = {roots, 1, inter, 1, cas, 1, true};
@@ -387,11 +443,68 @@ static int run_write_policy(struct run *R)
 	int r;
 
 	snprintf(ca_crt, sizeof(ca_crt), "%s/ca.crt", R->ca_dir);
+	pi.allow_development = !boot_pcrs;
 	r = policy_init_yaml(&pi, &yaml);
+	if (r == 0 && boot_pcrs) {
+		char *all = NULL;
+
+		if (asprintf(&all, "%s%s", yaml, boot_pcrs) < 0)
+			r = AICERT_ERR_NOMEM;
+		free(yaml);
+		yaml = all;
+	}
 	if (r == 0)
 		r = fileio_write_atomic(R->policy_tmp, yaml, strlen(yaml), 0644);
 	free(yaml);
 	return r;
+}
+
+/* The qemu runner's boot, as the reference for this run's policy: the
+ * quoted SHA-256 values of PCRs 0-7, 9 and 11 of this very boot (trust on
+ * first use; the summary says so). A verifier's own policy takes them from
+ * the image's published reference values instead. */
+static int run_boot_reference(struct run *R, char **yaml)
+{
+	struct proofgen_opts po = {.agent = R->agent, .ca_dir = R->ca_dir, .job_id = ""};
+	struct attest_pcr_value *v = NULL;
+	struct proof *proof = NULL;
+	uint8_t nonce[32];
+	size_t used = 0, cap = 2048;
+	char *out = malloc(cap);
+	int r;
+
+	if (!out)
+		return AICERT_ERR_NOMEM;
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
+		free(out);
+		return err_set(AICERT_ERR_CRYPTO, "no random bytes for the nonce");
+	}
+	po.nonce = nonce;
+	po.nonce_len = sizeof(nonce);
+	r = proofgen_make(&po, &proof);
+	if (r == 0 && !(v = calloc(proof->n_pcrs + 1, sizeof(*v))))
+		r = AICERT_ERR_NOMEM;
+	if (r == 0) {
+		proof_pcr_values(proof, v);
+		used = (size_t)snprintf(out, cap, "boot_pcrs:\n");
+	}
+	for (size_t i = 0; r == 0 && i < proof->n_pcrs; i++) {
+		char hex[65];
+
+		if (v[i].hash_alg != 0x000b || v[i].size != 32 ||
+		    !((v[i].pcr < 8) || v[i].pcr == 9 || v[i].pcr == 11))
+			continue;
+		hex_encode(v[i].digest, 32, hex);
+		used += (size_t)snprintf(out + used, cap - used, "  %u: %s\n", v[i].pcr, hex);
+	}
+	free(v);
+	proof_free(proof);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*yaml = out;
+	return 0;
 }
 
 /* Before anything is sent: a quote, fresh, over PCR 15 and the runtime log
@@ -417,7 +530,7 @@ static int run_check_binding(struct run *R)
 	po.nonce_len = sizeof(nonce);
 	vo.nonce = nonce;
 	vo.nonce_len = sizeof(nonce);
-	r = fileio_read_all(runner_local_controller_identity(R->runner), 4096, &id, &id_len);
+	r = fileio_read_all(R->identity, 4096, &id, &id_len);
 	if (r == 0) {
 		SHA256(id, id_len, want);
 		r = proofgen_make(&po, &proof);
@@ -466,8 +579,8 @@ static int run_start(struct run *R)
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(R->job_id, sizeof(R->job_id), "%s-%s-%s", R->cfg->name, when, idhex);
-	r = run_start_job(R->x, R->job, R->job_len, R->job_id, R->nonce, sizeof(R->nonce), R->base,
-			  &rep);
+	r = run_start_job(R->x, R->job, R->job_len, R->job_id, R->nonce, sizeof(R->nonce),
+			  R->local ? R->base : NULL, &rep);
 	if (r < 0)
 		return err_wrap(r, "starting the job");
 	if (rep->config_sha256.len != 32 || memcmp(rep->config_sha256.data, R->cfg->sha256, 32) ||
@@ -699,9 +812,13 @@ static void run_summary(struct run *R, const struct aicert_result *res, int stat
 	printf("  time      training %.1f s, whole run %.1f s (runner start %.1f s, measuring and "
 	       "proving %.1f s)\n",
 	       train, total, R->t_ready - R->t0, total - train - (R->t_ready - R->t0));
-	printf("  platform  %s\n", strcmp(aicert_result_platform(res), "development") == 0
-					   ? "development: a local runner, its boot is not measured"
-					   : aicert_result_platform(res));
+	if (strcmp(aicert_result_platform(res), "development") == 0)
+		printf("  platform  development: a local runner, its boot is not measured\n");
+	else
+		printf("  platform  %s: UEFI to the kernel, its command line and initrd (qemu, "
+		       "OVMF); policy.yaml's boot reference values are this boot's own (trust on "
+		       "first use): compare them with the image's\n",
+		       aicert_result_platform(res));
 	printf("  proof     %s\n  outputs   %s/\n  policy    %s\n", R->proof_path, R->outputs,
 	       R->policy_path);
 	printf("  check it  aicert verify %s --policy %s --model %s\n", R->proof_path,
@@ -720,7 +837,8 @@ static void run_free(struct run *R)
 	rpc_client_free(R->x);
 	rpc_client_free(R->xlong);
 	rpc_client_free(R->agent);
-	runner_local_free(R->runner);
+	runner_local_free(R->local);
+	runner_qemu_free(R->qemu);
 	if (R->log)
 		fclose(R->log);
 	jobcfg_free(R->cfg);
@@ -739,11 +857,15 @@ static void run_free(struct run *R)
 /* Runs the job; the runner is always torn down before this returns. */
 static int run_job(struct run *R, int *status, struct aicert_result **res)
 {
+	char *boot = NULL;
 	int r;
 
 	r = run_provision(R);
+	if (r == 0 && R->qemu)
+		r = run_boot_reference(R, &boot);
 	if (r == 0)
-		r = run_write_policy(R);
+		r = run_write_policy(R, boot);
+	free(boot);
 	if (r == 0)
 		r = run_check_binding(R);
 	if (r == 0)
@@ -771,7 +893,7 @@ static int run_job(struct run *R, int *status, struct aicert_result **res)
 		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "%s", r < 0 ? err_msg(r) : "");
-		if (runner_local_stop(R->runner) < 0 && r == 0)
+		if (R->runner && run_stop_runner(R) < 0 && r == 0)
 			log_warn("runner teardown: %s", err_msg(AICERT_ERR_STATE));
 		if (r < 0)
 			err_set(r, "%s", msg);
