@@ -27,7 +27,7 @@ PACKAGES=(
 	build-essential cmake ninja-build pkg-config git ca-certificates openssl
 	libtss2-dev libprotobuf-c-dev protobuf-c-compiler libnng-dev libssl-dev
 	libyaml-dev libcmocka-dev libjansson-dev libcurl4-openssl-dev
-	swtpm swtpm-tools tpm2-tools python3
+	swtpm swtpm-tools tpm2-tools python3 qemu-system-x86 ovmf cpio
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 FORMAT_PACKAGES=(clang-format)

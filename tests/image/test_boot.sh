@@ -1,0 +1,34 @@
+#!/bin/bash
+# test_boot.sh: builds the runner image and boots it once
+# (deploy/image/boot-test.sh): it must print "aicert-image: ready", and its
+# agent must answer over mutual TLS through the forwarded port with a
+# firmware event log that replays to its PCRs.
+#
+# Usage: tests/image/test_boot.sh BUILD_DIR
+# Exit status 0 booted, 1 failed, 77 skipped (qemu, OVMF or swtpm missing).
+set -euo pipefail
+
+die() {
+	echo "test_boot.sh: $*" >&2
+	exit 1
+}
+
+[ $# -eq 1 ] || die "usage: test_boot.sh BUILD_DIR"
+BUILD=$(cd "$1" && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+for tool in qemu-system-x86_64 cpio swtpm; do
+	if ! command -v "$tool" >/dev/null; then
+		echo "test_boot.sh: skipped: $tool not found" >&2
+		exit 77
+	fi
+done
+if [ ! -f "${AICERT_OVMF:-/usr/share/ovmf/OVMF.fd}" ]; then
+	echo "test_boot.sh: skipped: OVMF not found" >&2
+	exit 77
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/aicert-imgboot.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+"$ROOT/deploy/image/build.sh" "$BUILD" "$TMP/image" || die "the image build failed"
+AICERT_CLI=$BUILD/controller/aicert "$ROOT/deploy/image/boot-test.sh" "$TMP/image"
