@@ -1,5 +1,6 @@
 /* aicert policy init --ek-roots PEM [--ek-roots PEM...] --ak-ca PEM
- *                    [--allow-development] --out policy.yaml */
+ *                    [--allow-development] [--boot-reference PROOF]
+ *                    --out policy.yaml */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "err.h"
 #include "fileio.h"
 #include "policy.h"
+#include "proof.h"
 
 #define POLICY_MAX_FILES 16
 
@@ -17,8 +19,12 @@ static void policy_usage(FILE *f)
 	fprintf(f,
 		"Usage: aicert policy init --ek-roots PEM [--ek-roots PEM...]\n"
 		"                          [--ek-intermediates PEM...] --ak-ca PEM [--ak-ca PEM...]\n"
-		"                          [--allow-development] --out FILE\n\n"
-		"Writes a starting verification policy with the given certificates inline.\n");
+		"                          [--allow-development] [--boot-reference PROOF]\n"
+		"                          --out FILE\n\n"
+		"Writes a starting verification policy with the given certificates inline.\n"
+		"--boot-reference PROOF: a proof from a reference boot of the runner image\n"
+		"(aicert attest, or a run's proof) whose boot you trust: its boot PCRs and\n"
+		"boot events become the reference a measured boot must match exactly.\n");
 }
 
 struct policy_args {
@@ -29,6 +35,7 @@ struct policy_args {
 	const char *ak[POLICY_MAX_FILES];
 	size_t n_ak;
 	bool allow_dev;
+	const char *boot_ref;
 	const char *out;
 };
 
@@ -48,6 +55,7 @@ static int policy_parse_args(int argc, char **argv, struct policy_args *a)
 		{"ek-intermediates", required_argument, NULL, 'i'},
 		{"ak-ca", required_argument, NULL, 'a'},
 		{"allow-development", no_argument, NULL, 'd'},
+		{"boot-reference", required_argument, NULL, 'b'},
 		{"out", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -64,6 +72,8 @@ static int policy_parse_args(int argc, char **argv, struct policy_args *a)
 			r = policy_add(a->ak, &a->n_ak, "ak-ca", optarg);
 		else if (opt == 'd')
 			a->allow_dev = true;
+		else if (opt == 'b')
+			a->boot_ref = optarg;
 		else if (opt == 'o')
 			a->out = optarg;
 		else if (opt == 'h') {
@@ -77,6 +87,35 @@ static int policy_parse_args(int argc, char **argv, struct policy_args *a)
 	if (r == 0 && (!a->n_ek || !a->n_ak || !a->out))
 		r = err_set(AICERT_ERR_INVALID, "policy init needs --ek-roots, --ak-ca and --out");
 	return r;
+}
+
+/* Appends the reference boot's boot_pcrs and boot_events to *yaml. */
+static int policy_add_boot(const char *proof_path, char **yaml)
+{
+	struct proof *p = NULL;
+	uint8_t quoted[24][32];
+	uint32_t mask;
+	char *boot = NULL, *all = NULL;
+	int r;
+
+	r = proof_load(proof_path, &p);
+	if (r == 0 && p->boot_log.len == 0)
+		r = err_set(AICERT_ERR_INVALID, "%s: no boot event log (a development runner?)",
+			    proof_path);
+	if (r == 0) {
+		proof_sha256_pcrs(p, quoted, &mask);
+		r = policy_boot_yaml(p->boot_log.data, p->boot_log.len,
+				     (const uint8_t(*)[32])quoted, mask, &boot);
+	}
+	if (r == 0 && asprintf(&all, "%s%s", *yaml, boot) < 0)
+		r = AICERT_ERR_NOMEM;
+	if (r == 0) {
+		free(*yaml);
+		*yaml = all;
+	}
+	free(boot);
+	proof_free(p);
+	return r < 0 ? err_wrap(r, "--boot-reference") : 0;
 }
 
 int cmd_policy(int argc, char **argv)
@@ -99,6 +138,8 @@ int cmd_policy(int argc, char **argv)
 
 		r = policy_init_yaml(&in, &yaml);
 	}
+	if (r == 0 && a.boot_ref)
+		r = policy_add_boot(a.boot_ref, &yaml);
 	/* What we write must load: the same parser as the verifier's. */
 	if (r == 0)
 		r = policy_parse(a.out, (const uint8_t *)yaml, strlen(yaml), &check);

@@ -459,52 +459,30 @@ static int run_write_policy(struct run *R, const char *boot_pcrs)
 	return r;
 }
 
-/* The qemu runner's boot, as the reference for this run's policy: the
- * quoted SHA-256 values of PCRs 0-7, 9 and 11 of this very boot (trust on
- * first use; the summary says so). A verifier's own policy takes them from
- * the image's published reference values instead. */
+/* The qemu runner's boot, as the reference for this run's policy: this
+ * very boot's PCRs and events (trust on first use; the summary says so). A
+ * verifier's own policy takes them from a reference boot of the image
+ * (`aicert policy init --boot-reference`), as deploy/image/README.md shows. */
 static int run_boot_reference(struct run *R, char **yaml)
 {
 	struct proofgen_opts po = {.agent = R->agent, .ca_dir = R->ca_dir, .job_id = ""};
-	struct attest_pcr_value *v = NULL;
 	struct proof *proof = NULL;
-	uint8_t nonce[32];
-	size_t used = 0, cap = 2048;
-	char *out = malloc(cap);
+	uint8_t nonce[32], quoted[24][32];
+	uint32_t mask;
 	int r;
 
-	if (!out)
-		return AICERT_ERR_NOMEM;
-	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-		free(out);
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return err_set(AICERT_ERR_CRYPTO, "no random bytes for the nonce");
-	}
 	po.nonce = nonce;
 	po.nonce_len = sizeof(nonce);
 	r = proofgen_make(&po, &proof);
-	if (r == 0 && !(v = calloc(proof->n_pcrs + 1, sizeof(*v))))
-		r = AICERT_ERR_NOMEM;
 	if (r == 0) {
-		proof_pcr_values(proof, v);
-		used = (size_t)snprintf(out, cap, "boot_pcrs:\n");
+		proof_sha256_pcrs(proof, quoted, &mask);
+		r = policy_boot_yaml(proof->boot_log.data, proof->boot_log.len,
+				     (const uint8_t(*)[32])quoted, mask, yaml);
 	}
-	for (size_t i = 0; r == 0 && i < proof->n_pcrs; i++) {
-		char hex[65];
-
-		if (v[i].hash_alg != 0x000b || v[i].size != 32 ||
-		    !((v[i].pcr < 8) || v[i].pcr == 9 || v[i].pcr == 11))
-			continue;
-		hex_encode(v[i].digest, 32, hex);
-		used += (size_t)snprintf(out + used, cap - used, "  %u: %s\n", v[i].pcr, hex);
-	}
-	free(v);
 	proof_free(proof);
-	if (r < 0) {
-		free(out);
-		return r;
-	}
-	*yaml = out;
-	return 0;
+	return r < 0 ? err_wrap(r, "the boot's reference values") : 0;
 }
 
 /* Before anything is sent: a quote, fresh, over PCR 15 and the runtime log

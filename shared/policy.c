@@ -11,6 +11,7 @@
 #include "fileio.h"
 #include "hex.h"
 #include "policy.h"
+#include "tcglog.h"
 #include "yamlx.h"
 
 #define POLICY_MAX_PEM (256u << 10)
@@ -25,6 +26,7 @@ void policy_free(struct policy *p)
 	for (size_t i = 0; i < p->n_inputs; i++)
 		free(p->inputs[i].name);
 	free(p->inputs);
+	free(p->boot_events);
 	free(p);
 }
 
@@ -135,6 +137,58 @@ static int policy_boot(struct yamlx *y, yaml_node_t *root, struct policy *p)
 	return r;
 }
 
+static int policy_boot_events(struct yamlx *y, yaml_node_t *root, struct policy *p)
+{
+	static const char *const keys[] = {"pcr", "type", "sha256", NULL};
+	yaml_node_t *n = yamlx_get(y, root, "boot_events");
+	size_t count;
+	int r = 0;
+
+	if (!n)
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return yamlx_err(y, n, AICERT_ERR_INVALID, "boot_events: expected a list");
+	count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+	if (count == 0 || count > POLICY_MAX_BOOT_EVENTS)
+		return yamlx_err(y, n, AICERT_ERR_TOO_BIG, "boot_events: 1 to %d events",
+				 POLICY_MAX_BOOT_EVENTS);
+	p->boot_events = calloc(count, sizeof(*p->boot_events));
+	if (!p->boot_events)
+		return AICERT_ERR_NOMEM;
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		yaml_node_t *e = yamlx_item(y, n, i);
+		struct policy_boot_event *be = &p->boot_events[i];
+		const char *type = NULL, *hex = NULL;
+		size_t len;
+
+		yaml_node_t *fp, *ft, *fs;
+
+		r = yamlx_check_map(y, e, keys);
+		fp = r == 0 ? yamlx_get(y, e, "pcr") : NULL;
+		ft = r == 0 ? yamlx_get(y, e, "type") : NULL;
+		fs = r == 0 ? yamlx_get(y, e, "sha256") : NULL;
+		if (r == 0 && (!fp || !ft || !fs))
+			r = yamlx_err(y, e, AICERT_ERR_INVALID,
+				      "boot_events[%zu]: pcr, type and sha256 are all required", i);
+		if (r == 0)
+			r = yamlx_u32(y, fp, "boot_events.pcr", 0, 23, &be->pcr);
+		if (r == 0)
+			r = yamlx_str(y, ft, "boot_events.type", &type);
+		if (r == 0 && (strlen(type) == 0 || strlen(type) >= sizeof(be->type)))
+			r = yamlx_err(y, e, AICERT_ERR_INVALID, "boot_events.type: too long");
+		if (r == 0)
+			r = yamlx_str(y, fs, "boot_events.sha256", &hex);
+		if (r == 0 && (strlen(hex) != 64 || hex_decode(hex, be->sha256, 32, &len)))
+			r = yamlx_err(y, e, AICERT_ERR_INVALID,
+				      "boot_events.sha256: expected 64 hex digits");
+		if (r == 0)
+			strcpy(be->type, type);
+	}
+	if (r == 0)
+		p->n_boot_events = count;
+	return r;
+}
+
 static int policy_inputs(struct yamlx *y, yaml_node_t *root, struct policy *p)
 {
 	static const char *const keys[] = {"name", "sha256", NULL};
@@ -183,7 +237,8 @@ static int policy_fill(struct yamlx *y, struct policy *p)
 {
 	static const char *const keys[] = {"version",   "ek_roots",        "ek_intermediates",
 					   "ak_ca",     "required_pcrs",   "allow_development",
-					   "boot_pcrs", "expected_inputs", NULL};
+					   "boot_pcrs", "expected_inputs", "boot_events",
+					   NULL};
 	yaml_node_t *root = yamlx_root(y), *n;
 	uint32_t version;
 	int r;
@@ -205,6 +260,8 @@ static int policy_fill(struct yamlx *y, struct policy *p)
 		r = yamlx_bool(y, n, "allow_development", &p->allow_development);
 	if (r == 0)
 		r = policy_boot(y, root, p);
+	if (r == 0)
+		r = policy_boot_events(y, root, p);
 	if (r == 0)
 		r = policy_inputs(y, root, p);
 	return r;
@@ -323,5 +380,77 @@ int policy_init_yaml(const struct policy_init *in, char **yaml)
 		return r;
 	}
 	*yaml = text;
+	return 0;
+}
+
+/* The type as the policy names it: the PFP's name, or its number. */
+void policy_boot_type(uint32_t type, char out[40])
+{
+	const char *name = tcglog_event_type_name(type);
+
+	if (name)
+		snprintf(out, 40, "%s", name);
+	else
+		snprintf(out, 40, "0x%08x", type);
+}
+
+int policy_boot_yaml(const uint8_t *boot_log, size_t len, const uint8_t quoted[24][32],
+		     uint32_t quoted_mask, char **yaml)
+{
+	uint8_t pcrs[TCGLOG_PCR_COUNT][TCGLOG_MAX_DIGEST];
+	struct tcglog *log = NULL;
+	uint32_t touched = 0;
+	size_t dlen, n = 0;
+	char *buf = NULL;
+	FILE *f;
+	int r;
+
+	r = tcglog_parse(boot_log, len, &log);
+	if (r == 0)
+		r = tcglog_replay(log, TCGLOG_ALG_SHA256, 0, pcrs, &dlen, &touched);
+	for (unsigned i = 0; r == 0 && i < 24; i++)
+		if ((POLICY_BOOT_PCRS >> i & 1) && (quoted_mask >> i & 1) &&
+		    memcmp(pcrs[i], quoted[i], 32) != 0)
+			r = err_set(AICERT_ERR_REJECTED,
+				    "the reference boot log does not replay to its PCR %u", i);
+	f = r == 0 ? open_memstream(&buf, &n) : NULL;
+	if (r == 0 && !f)
+		r = AICERT_ERR_NOMEM;
+	if (r == 0) {
+		fprintf(f, "boot_pcrs:                  # SHA-256, of the reference boot\n");
+		for (unsigned i = 0; i < 24; i++) {
+			char hex[65];
+
+			if (!(POLICY_BOOT_PCRS >> i & 1) || !(quoted_mask >> i & 1))
+				continue;
+			hex_encode(quoted[i], 32, hex);
+			fprintf(f, "  %u: %s\n", i, hex);
+		}
+		fprintf(f, "boot_events:                # its events, in log order\n");
+	}
+	for (size_t i = 0; r == 0 && i < tcglog_count(log); i++) {
+		const struct tcglog_event *ev = tcglog_event(log, i);
+		const uint8_t *d;
+		char type[40], hex[65];
+		size_t dl;
+
+		if (ev->type == TCGLOG_EV_NO_ACTION || !(POLICY_BOOT_PCRS >> ev->pcr & 1))
+			continue;
+		r = tcglog_event_digest(log, i, TCGLOG_ALG_SHA256, 0, &d, &dl);
+		if (r < 0)
+			break;
+		policy_boot_type(ev->type, type);
+		hex_encode(d, 32, hex);
+		fprintf(f, "  - {pcr: %u, type: %s, sha256: %s}  # event %u\n", ev->pcr, type, hex,
+			ev->num);
+	}
+	if (f && fclose(f) != 0 && r == 0)
+		r = AICERT_ERR_NOMEM;
+	tcglog_free(log);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	*yaml = buf;
 	return 0;
 }

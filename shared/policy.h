@@ -24,8 +24,18 @@
 
 #include <openssl/types.h>
 
-#define POLICY_MAX_CERTS  64
-#define POLICY_MAX_INPUTS 256
+#define POLICY_MAX_CERTS       64
+#define POLICY_MAX_INPUTS      256
+#define POLICY_MAX_BOOT_EVENTS 4096
+/* PCRs a boot log accounts for: firmware 0-7, the EFI stub's 9 and 11. */
+#define POLICY_BOOT_PCRS (0x2ffu | (1u << 11))
+
+/* One extending event of a reference boot, for a boot PCR (0-7, 9, 11). */
+struct policy_boot_event {
+	uint32_t pcr;
+	char type[40]; /* tcglog_event_type_name(), or "0x%08x" for other types */
+	uint8_t sha256[32];
+};
 
 struct policy_input {
 	char *name;
@@ -40,6 +50,11 @@ struct policy {
 	bool allow_development;
 	uint32_t boot_pcr_mask; /* which boot_pcrs are set */
 	uint8_t boot_pcrs[24][32];
+	/* The reference boot's events, in log order (boot_events), if given:
+	 * a measured boot must have exactly these, so that a difference is
+	 * named by its event and not only by its PCR. */
+	struct policy_boot_event *boot_events;
+	size_t n_boot_events;
 	struct policy_input *inputs;
 	size_t n_inputs;
 	bool has_inputs;
@@ -62,6 +77,16 @@ struct policy_init {
 /* A starting policy as YAML text: the given PEM files' certificates inline.
  * *yaml is malloc'd. */
 int policy_init_yaml(const struct policy_init *in, char **yaml);
+
+/* The "boot_pcrs:" and "boot_events:" sections of a policy (YAML text,
+ * malloc'd) for a reference boot: its firmware event log, and the SHA-256
+ * values of its PCRs as quoted (quoted_mask says which are given). Covers
+ * PCRs 0-7, 9 and 11; the log must replay to the quoted values. */
+/* An event type as boot_events names it. */
+void policy_boot_type(uint32_t type, char out[40]);
+
+int policy_boot_yaml(const uint8_t *boot_log, size_t len, const uint8_t quoted[24][32],
+		     uint32_t quoted_mask, char **yaml);
 
 /* Reads every certificate in a PEM buffer (at least one) into *out. */
 int policy_pem_certs(const char *what, const uint8_t *pem, size_t len, STACK_OF(X509) * out);

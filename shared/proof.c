@@ -40,6 +40,16 @@ void proof_pcr_values(const struct proof *p, struct attest_pcr_value *v)
 						 .size = p->pcrs[i].len};
 }
 
+void proof_sha256_pcrs(const struct proof *p, uint8_t out[24][32], uint32_t *mask)
+{
+	*mask = 0;
+	for (size_t i = 0; i < p->n_pcrs; i++)
+		if (p->pcrs[i].hash_alg == 0x000b && p->pcrs[i].len == 32 && p->pcrs[i].pcr < 24) {
+			memcpy(out[p->pcrs[i].pcr], p->pcrs[i].digest, 32);
+			*mask |= 1u << p->pcrs[i].pcr;
+		}
+}
+
 void proof_free(struct proof *p)
 {
 	if (!p)

@@ -78,6 +78,9 @@ struct attest_pcr_value;
  * p->n_pcrs entries. */
 void proof_pcr_values(const struct proof *p, struct attest_pcr_value *v);
 
+/* The SHA-256 PCR values p carries (as quoted; unverified), and which. */
+void proof_sha256_pcrs(const struct proof *p, uint8_t out[24][32], uint32_t *mask);
+
 /* The name of a PCR bank ("sha256") or NULL for one proofs do not carry. */
 const char *proof_bank_name(uint16_t hash_alg);
 

@@ -65,10 +65,59 @@ int verify_boot_log(struct vctx *c)
  * and 9 and 11 where the kernel stub measured the initrd, the command line
  * or UKI sections) must be quoted and equal the policy's reference value. A
  * boot log proves what was measured, not that it was what you expect. */
+/* With the policy's boot_events: the boot PCRs' events, in order, must be
+ * exactly the reference boot's; the first difference is named. */
+static int verify_boot_events(struct vctx *c)
+{
+	const struct policy *pol = c->policy;
+	size_t k = 0;
+
+	for (size_t i = 0; i < tcglog_count(c->boot); i++) {
+		const struct tcglog_event *ev = tcglog_event(c->boot, i);
+		const struct policy_boot_event *want = &pol->boot_events[k];
+		char type[40], wh[65], gh[65];
+		const uint8_t *d;
+		size_t dl;
+
+		if (ev->type == TCGLOG_EV_NO_ACTION || !(BOOT_PCRS >> ev->pcr & 1))
+			continue;
+		if (tcglog_event_digest(c->boot, i, TCGLOG_ALG_SHA256, 0, &d, &dl) < 0)
+			return err_wrap(AICERT_ERR_REJECTED, "boot event %u", ev->num);
+		policy_boot_type(ev->type, type);
+		hex_encode(d, 32, gh);
+		if (k == pol->n_boot_events)
+			return err_set(
+				AICERT_ERR_REJECTED,
+				"boot event %u (PCR %u, %s, sha256 %s) is not in the policy's "
+				"reference boot, which ends after %zu events",
+				ev->num, ev->pcr, type, gh, pol->n_boot_events);
+		hex_encode(want->sha256, 32, wh);
+		if (want->pcr != ev->pcr || strcmp(want->type, type) != 0 ||
+		    memcmp(want->sha256, d, 32) != 0)
+			return err_set(AICERT_ERR_REJECTED,
+				       "boot event %u: PCR %u, %s, sha256 %s; the reference boot's "
+				       "event %zu there is PCR %u, %s, sha256 %s",
+				       ev->num, ev->pcr, type, gh, k + 1, want->pcr, want->type,
+				       wh);
+		k++;
+	}
+	if (k != pol->n_boot_events)
+		return err_set(AICERT_ERR_REJECTED,
+			       "the boot log ends after %zu events of the boot PCRs; the reference "
+			       "boot has %zu (next: PCR %u, %s)",
+			       k, pol->n_boot_events, pol->boot_events[k].pcr,
+			       pol->boot_events[k].type);
+	return 0;
+}
+
 static int verify_boot_reference(struct vctx *c)
 {
 	const struct policy *pol = c->policy;
 	uint32_t needed = FIRMWARE_PCRS | (c->boot_touched & BOOT_PCRS);
+	int r;
+
+	if (pol->n_boot_events && (r = verify_boot_events(c)) < 0)
+		return r;
 
 	for (unsigned i = 0; i < 24; i++) {
 		char want[65], got[65];
