@@ -12,6 +12,9 @@
 #     and whose command does nothing. Its staging (upload through the RPC,
 #     hashing in the runner, extend) against `cp` + `sha256sum` of the same
 #     file, as MiB/s and a ratio.
+#  3. With BENCH_QEMU_IMAGE=DIR (deploy/image/build.sh's output): the same
+#     job (the host-built trainer as its code, 10 epochs) on the local runner
+#     and on the qemu runner, each phase's time side by side.
 # ROUNDS (default 3) of each; the median is printed. Figures: bench/README.md.
 set -euo pipefail
 BUILD=${1:?usage: run_job.sh BUILD_DIR [ROUNDS] [INPUT_MIB]}
@@ -61,7 +64,7 @@ awk -v d="$direct" -v r="$run" -v c="$cmd" 'BEGIN {
 	printf "  aicert run, whole          %6.2f s  %.2fx the baseline\n", r, r / d
 	printf "  overhead (run - command)   %6.2f s  %.2fx the baseline\n", r - c, (r - c) / d
 }'
-grep "^  time" "$W/run-1.log" | sed 's/^  time  /  one run:/'
+sed -n '/^  time/,/^ *runner start/p' "$W/run-1.log" | sed 's/^  time  /  one run:/'
 
 echo "== 2. staging a ${MIB} MiB input, $ROUNDS rounds"
 head -c $((MIB << 20)) /dev/urandom >"$W/big.bin"
@@ -95,3 +98,52 @@ awk -v s="$stage" -v b="$base" -v m="$MIB" 'BEGIN {
 	printf "  cp + sha256sum             %6.2f s  %6.0f MiB/s (baseline)\n", b, m / b
 	printf "  upload + hash + extend     %6.2f s  %6.0f MiB/s  %.2fx the baseline speed\n", s, m / s, b / s
 }'
+
+[ -n "${BENCH_QEMU_IMAGE:-}" ] || exit 0
+echo "== 3. one job on the local runner and on the qemu runner (image $BENCH_QEMU_IMAGE)"
+mkdir -p "$W/code"
+cp "$BUILD/examples/tiny-finetune/tiny_finetune_train" "$W/code/"
+for backend in local qemu; do
+	if [ "$backend" = qemu ]; then
+		runner="{backend: qemu, options: {image: $BENCH_QEMU_IMAGE, memory_mb: 1024, cpus: 2}}"
+	else
+		runner="{backend: local}"
+	fi
+	cat >"$W/$backend.yaml" <<YAML
+version: 1
+name: bench-$backend
+runner: $runner
+inputs:
+  base_model: {path: $EX/base.safetensors}
+  datasets:
+    - {name: train, path: $EX/train.csv}
+    - {name: eval, path: $EX/eval.csv}
+  code: {path: $W/code}
+training:
+  command: [./tiny_finetune_train, --base, inputs/base_model, --data, inputs/train, --eval, inputs/eval, --epochs, "10", --threads, "2", --out, outputs]
+  timeout: 10m
+outputs: {dir: outputs}
+proof: {path: proof.json}
+YAML
+	"$AICERT" run "$W/$backend.yaml" --out "$W/$backend-run" >"$W/$backend.log" 2>&1
+	t0=$(now)
+	"$AICERT" verify "$W/$backend-run/proof.json" --policy "$W/$backend-run/policy.yaml" \
+		--model "$W/$backend-run/outputs" >/dev/null
+	elapsed "$t0" >"$W/$backend.verify"
+done
+awk -v lv="$(cat "$W/local.verify")" -v qv="$(cat "$W/qemu.verify")" '
+	FNR == 1 { f++ }
+	/training .* s, whole run/ { for (i = 1; i <= NF; i++) if ($i == "training") tr[f] = $(i + 1); for (i = 1; i <= NF; i++) if ($i == "run") wh[f] = $(i + 1) }
+	/runner start/ { for (i = 1; i <= NF; i++) { if ($i == "start") rs[f] = $(i + 1); if ($i == "binding") en[f] = $(i + 1); if ($i == "inputs") inp[f] = $(i + 1); if ($i == "verification") pv[f] = $(i + 1) } }
+	END {
+		printf "  %-34s %9s %9s %7s\n", "", "local", "qemu", "ratio"
+		row("runner start (boot to agent-ready)", rs[1], rs[2])
+		row("enrollment and PCR 15 binding", en[1], en[2])
+		row("inputs", inp[1], inp[2])
+		row("training (10 epochs)", tr[1], tr[2])
+		row("outputs, proof and verification", pv[1], pv[2])
+		row("whole run", wh[1], wh[2])
+		row("aicert verify, offline", lv, qv)
+	}
+	function row(name, a, b) { printf "  %-34s %8.2fs %8.2fs %6.1fx\n", name, a, b, (a > 0 ? b / a : 0) }
+' "$W/local.log" "$W/qemu.log"

@@ -86,7 +86,7 @@ struct run {
 	uint8_t nonce[32];
 	Aicert__V1__StageInputReply **staged;
 	Aicert__V1__FinishReply *fin;
-	double t0, t_ready, t_train_start, t_train_end;
+	double t0, t_ready, t_started, t_staged, t_train_start, t_train_end;
 	uint64_t train_ms;
 	bool interrupted;
 };
@@ -787,9 +787,11 @@ static void run_summary(struct run *R, const struct aicert_result *res, int stat
 	       run_fmt_bytes(bytes, size), root);
 	printf("  compute   %llu FLOPs (as the job reported them)\n",
 	       (unsigned long long)R->fin->flops);
-	printf("  time      training %.1f s, whole run %.1f s (runner start %.1f s, measuring and "
-	       "proving %.1f s)\n",
-	       train, total, R->t_ready - R->t0, total - train - (R->t_ready - R->t0));
+	printf("  time      training %.1f s, whole run %.1f s\n", train, total);
+	printf("            runner start %.2f s, enrollment and binding %.2f s, inputs %.2f s, "
+	       "outputs, proof and verification %.2f s\n",
+	       R->t_ready - R->t0, R->t_started - R->t_ready, R->t_staged - R->t_started,
+	       run_now() - R->t_train_end);
 	if (strcmp(aicert_result_platform(res), "development") == 0)
 		printf("  platform  development: a local runner, its boot is not measured\n");
 	else
@@ -848,8 +850,10 @@ static int run_job(struct run *R, int *status, struct aicert_result **res)
 		r = run_check_binding(R);
 	if (r == 0)
 		r = run_start(R);
+	R->t_started = run_now();
 	if (r == 0)
 		r = run_inputs(R);
+	R->t_staged = run_now();
 	if (r == 0)
 		r = run_train(R, status);
 	if (r == 0 && *status != 0)
