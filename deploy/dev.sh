@@ -4,6 +4,8 @@
 #   ./deploy/dev.sh test    install missing packages, build, run every test
 #   ./deploy/dev.sh demo    install missing packages, build, run the demo: an
 #                           attested training run on the local runner, verified
+#   ./deploy/dev.sh demo-qemu   the example job on the qemu runner: the
+#                           runner image built, booted with OVMF (measured)
 #   ./deploy/dev.sh demo-platform   the lower-level demo: a quote checked by
 #                           tpm2_checkquote, enrollment, a proof of the platform
 #   ./deploy/dev.sh build   install missing packages and build
@@ -85,6 +87,7 @@ build) deps && build ;;
 test) deps && build && run_tests ;;
 demo) deps && build && exec "$ROOT/deploy/demo.sh" "$BUILD" ;;
 demo-platform) deps && build && exec "$ROOT/deploy/demo_platform.sh" "$BUILD" ;;
+demo-qemu) deps && build && exec "$ROOT/deploy/demo_qemu.sh" "$BUILD" ;;
 *)
 	sed -n '2,/^set -euo/p' "$0" | grep '^#' | sed 's/^# \{0,1\}//'
 	exit 2
