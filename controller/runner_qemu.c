@@ -27,6 +27,7 @@
 #define RQ_FAILED_LINE "aicert-image: FAILED"
 #define RQ_MAX_ARGS    64
 #define RQ_ARG         (PATH_MAX + 128)
+#define RQ_PORT_TRIES  5
 
 struct runner_qemu {
 	struct runner_proc p;
@@ -47,7 +48,8 @@ struct runner_qemu {
 };
 
 /* A TCP port on 127.0.0.1 that is free now (QEMU binds it a moment later;
- * a lost race shows as QEMU failing to start, and the start fails). */
+ * a lost race shows as QEMU failing to set up the forward, and the start
+ * tries other ports). */
 static int rq_free_port(void)
 {
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -123,6 +125,7 @@ static int rq_swtpm(struct runner_qemu *r)
 		return ret;
 	snprintf(state, sizeof(state), "dir=%s/state", r->p.priv);
 	snprintf(ctrl, sizeof(ctrl), "type=unixio,path=%s,mode=0600", ctrl_sock);
+	unlink(ctrl_sock); /* an earlier attempt's: ready means swtpm's own */
 	ret = runner_spawn(&r->p, argv, "swtpm.log", &r->swtpm);
 	if (ret < 0)
 		return ret;
@@ -264,7 +267,16 @@ static int rq_qemu(struct runner_qemu *r, const struct runner_qemu_opts *o)
 			return runner_fail(&r->p, AICERT_ERR_UNAVAILABLE, "console.log",
 					   "the runner image failed to start");
 		if (runner_wait(r->qemu, 0, &status)) {
+			char path[PATH_MAX], tail[4096];
+
 			r->qemu = 0;
+			/* A port taken between our check and QEMU's bind: the
+			 * caller tries other ports. */
+			if (runner_path(&r->p, "qemu.log", path) == 0) {
+				runner_tail(path, tail, sizeof(tail));
+				if (strstr(tail, "host forwarding"))
+					return 1;
+			}
 			return runner_fail(&r->p, AICERT_ERR_UNAVAILABLE, "qemu.log",
 					   "qemu exited with status %d", runner_status(status));
 		}
@@ -290,10 +302,23 @@ int runner_qemu_start(const struct runner_qemu_opts *o, struct runner_qemu **ret
 		rc = runner_manufacture(&r->p);
 	if (rc == 0)
 		rc = rq_secrets(r);
-	if (rc == 0)
+	/* The host forwards bind ports picked a moment earlier: retry a few
+	 * times when another process took one in between (with a new swtpm:
+	 * it ends with the QEMU that connected to it). */
+	for (int tries = 0; rc == 0; tries++) {
 		rc = rq_swtpm(r);
-	if (rc == 0)
-		rc = rq_qemu(r, o);
+		if (rc == 0)
+			rc = rq_qemu(r, o);
+		if (rc != 1)
+			break;
+		runner_kill(&r->swtpm, RQ_STOP_MS);
+		if (tries == RQ_PORT_TRIES) {
+			rc = err_set(AICERT_ERR_UNAVAILABLE, "no free pair of TCP ports for QEMU's "
+							     "host forwards");
+			break;
+		}
+		rc = 0;
+	}
 	if (rc < 0) {
 		char msg[1024];
 

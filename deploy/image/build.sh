@@ -12,7 +12,11 @@
 #                 the executor, the libraries they need, the kernel modules
 #                 for the TPM, the NIC and fw_cfg, and init.sh as /init
 #   cmdline       the kernel command line (one line, no newline at the end)
-#   SHA256SUMS    of those three
+#   reference-events.txt
+#                 the PCR 4 and PCR 9 events a boot measures from those three
+#                 (reference.py: the kernel's Authenticode hash, the initrd's
+#                 and the command line's digests); see README.md
+#   SHA256SUMS    of those four
 #   manifest.txt  what went in: packages, versions and .deb digests, the host
 #                 libraries with their packages, every file of the initramfs
 #                 with its SHA-256
@@ -34,7 +38,8 @@
 # move to a newer kernel or busybox, run deploy/image/update-lock.sh.
 #
 # Needs: apt-get, dpkg-deb, cpio, gzip, strip (binutils), ldd, sha256sum,
-# dpkg-query; xz or zstd only if the kernel's modules are compressed.
+# dpkg-query, python3; xz or zstd only if the kernel's modules are
+# compressed.
 set -euo pipefail
 umask 022
 export LC_ALL=C TZ=UTC
@@ -74,7 +79,7 @@ BUILTIN=(CONFIG_BLK_DEV_INITRD CONFIG_RD_GZIP CONFIG_DEVTMPFS CONFIG_TMPFS CONFI
 # in place of /init.
 SKIP_APPLETS=" busybox init linuxrc "
 
-for tool in apt-get dpkg-deb dpkg-query cpio gzip strip ldd sha256sum find sort touch; do
+for tool in apt-get dpkg-deb dpkg-query cpio gzip strip ldd sha256sum find sort touch python3; do
 	command -v "$tool" >/dev/null || die "$tool not found"
 done
 
@@ -310,7 +315,10 @@ cp "$VMLINUZ" "$STAGE/vmlinuz"
 	cpio -o -H newc --reproducible -R 0:0 --quiet) | gzip -n -9 >"$STAGE/initrd.img" ||
 	die "cpio | gzip failed"
 printf '%s' "$CMDLINE" >"$STAGE/cmdline"
-(cd "$STAGE" && sha256sum vmlinuz initrd.img cmdline) >"$STAGE/SHA256SUMS"
+# What OVMF and the kernel's EFI stub will measure into PCRs 4 and 9, from
+# the three files alone.
+python3 "$HERE/reference.py" "$STAGE" || die "reference.py failed"
+(cd "$STAGE" && sha256sum vmlinuz initrd.img cmdline reference-events.txt) >"$STAGE/SHA256SUMS"
 
 # pkg_of PATH: "package version" of the installed package that ships PATH.
 pkg_of() {
@@ -363,7 +371,7 @@ sha() {
 	cat "$STAGE/SHA256SUMS"
 } >"$STAGE/manifest.txt"
 
-for f in vmlinuz initrd.img cmdline SHA256SUMS manifest.txt; do
+for f in vmlinuz initrd.img cmdline reference-events.txt SHA256SUMS manifest.txt; do
 	touch -d "@$SOURCE_DATE_EPOCH" "$STAGE/$f"
 	mv -f "$STAGE/$f" "$OUT/$f"
 done
