@@ -12,7 +12,8 @@
 #include "policy.h"
 #include "proof.h"
 
-#define POLICY_MAX_FILES 16
+#define POLICY_MAX_FILES     16
+#define POLICY_MAX_BOOT_FILE (4u << 20)
 
 static void policy_usage(FILE *f)
 {
@@ -22,9 +23,13 @@ static void policy_usage(FILE *f)
 		"                          [--allow-development] [--boot-reference PROOF]\n"
 		"                          --out FILE\n\n"
 		"Writes a starting verification policy with the given certificates inline.\n"
-		"--boot-reference PROOF: a proof from a reference boot of the runner image\n"
-		"(aicert attest, or a run's proof) whose boot you trust: its boot PCRs and\n"
-		"boot events become the reference a measured boot must match exactly.\n");
+		"--boot-reference PROOF|FILE: a proof from a reference boot of the runner\n"
+		"image (aicert attest, or a run's proof) whose boot you trust, or the boot\n"
+		"reference file `aicert policy boot` wrote (an image's boot-reference.yaml):\n"
+		"its boot PCRs and boot events become the reference a measured boot must\n"
+		"match exactly.\n\n"
+		"Usage: aicert policy boot PROOF --out FILE\n"
+		"Writes only the boot reference (boot_pcrs, boot_events) of PROOF's boot.\n");
 }
 
 struct policy_args {
@@ -89,24 +94,45 @@ static int policy_parse_args(int argc, char **argv, struct policy_args *a)
 	return r;
 }
 
-/* Appends the reference boot's boot_pcrs and boot_events to *yaml. */
-static int policy_add_boot(const char *proof_path, char **yaml)
+/* The boot section (boot_pcrs, boot_events) of a reference: a proof from a
+ * reference boot, or a boot reference file that `aicert policy boot`
+ * wrote. */
+static int policy_boot_section(const char *path, char **boot)
 {
 	struct proof *p = NULL;
-	uint8_t quoted[24][32];
+	uint8_t quoted[24][32], *buf = NULL;
+	size_t len;
 	uint32_t mask;
-	char *boot = NULL, *all = NULL;
 	int r;
 
-	r = proof_load(proof_path, &p);
+	r = fileio_read_all(path, POLICY_MAX_BOOT_FILE, &buf, &len);
+	if (r == 0 && len >= 10 && memcmp(buf, "boot_pcrs:", 10) == 0) {
+		/* Checked when the whole policy is parsed. */
+		*boot = (char *)buf;
+		return 0;
+	}
+	free(buf);
+	if (r == 0)
+		r = proof_load(path, &p);
 	if (r == 0 && p->boot_log.len == 0)
 		r = err_set(AICERT_ERR_INVALID, "%s: no boot event log (a development runner?)",
-			    proof_path);
+			    path);
 	if (r == 0) {
 		proof_sha256_pcrs(p, quoted, &mask);
 		r = policy_boot_yaml(p->boot_log.data, p->boot_log.len,
-				     (const uint8_t(*)[32])quoted, mask, &boot);
+				     (const uint8_t(*)[32])quoted, mask, boot);
 	}
+	proof_free(p);
+	return r;
+}
+
+/* Appends the reference boot's boot_pcrs and boot_events to *yaml. */
+static int policy_add_boot(const char *path, char **yaml)
+{
+	char *boot = NULL, *all = NULL;
+	int r;
+
+	r = policy_boot_section(path, &boot);
 	if (r == 0 && asprintf(&all, "%s%s", *yaml, boot) < 0)
 		r = AICERT_ERR_NOMEM;
 	if (r == 0) {
@@ -114,8 +140,28 @@ static int policy_add_boot(const char *proof_path, char **yaml)
 		*yaml = all;
 	}
 	free(boot);
-	proof_free(p);
 	return r < 0 ? err_wrap(r, "--boot-reference") : 0;
+}
+
+/* aicert policy boot PROOF --out FILE: the boot section alone, for an
+ * image's boot-reference.yaml. */
+static int policy_boot_cmd(int argc, char **argv)
+{
+	char *boot = NULL;
+	int r;
+
+	if (argc != 4 || strcmp(argv[2], "--out") != 0) {
+		fprintf(stderr, "Usage: aicert policy boot PROOF --out FILE\n");
+		return CLI_EXIT_USAGE;
+	}
+	r = policy_boot_section(argv[1], &boot);
+	if (r == 0)
+		r = fileio_write_atomic(argv[3], boot, strlen(boot), 0644);
+	free(boot);
+	if (r < 0)
+		return cli_fail(err_wrap(r, "%s", argv[1]));
+	printf("boot reference written to %s\n", argv[3]);
+	return CLI_EXIT_OK;
 }
 
 int cmd_policy(int argc, char **argv)
@@ -125,6 +171,8 @@ int cmd_policy(int argc, char **argv)
 	char *yaml = NULL;
 	int r;
 
+	if (argc >= 2 && strcmp(argv[1], "boot") == 0)
+		return policy_boot_cmd(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "init") != 0) {
 		policy_usage(argc >= 2 && strcmp(argv[1], "--help") == 0 ? stdout : stderr);
 		return argc >= 2 && strcmp(argv[1], "--help") == 0 ? CLI_EXIT_OK : CLI_EXIT_USAGE;

@@ -69,8 +69,9 @@ struct run {
 	struct jobcfg *cfg;
 	uint8_t *job;
 	size_t job_len;
-	char *base;    /* the job file's directory, absolute */
-	char *ca_file; /* --ca-file, absolute */
+	char *base;           /* the job file's directory, absolute */
+	char *ca_file;        /* --ca-file, absolute */
+	char *boot_reference; /* qemu: the image's recorded reference boot, if any */
 	char *out, *proof_path, *outputs, *partial, *policy_path, *policy_tmp, *log_path;
 	FILE *log;
 	/* The runner, of either backend, and what the run needs of it. */
@@ -485,6 +486,33 @@ static int run_boot_reference(struct run *R, char **yaml)
 	return r < 0 ? err_wrap(r, "the boot's reference values") : 0;
 }
 
+/* The image's recorded reference boot (deploy/image/reference-boot.sh wrote
+ * IMAGE/boot-reference.yaml), if it has one: then this boot must match it
+ * event for event, or nothing is sent. *yaml stays NULL without one. */
+static int run_image_reference(struct run *R, char **yaml)
+{
+	char path[PATH_MAX];
+	uint8_t *buf = NULL;
+	size_t len;
+	int r;
+
+	*yaml = NULL;
+	snprintf(path, sizeof(path), "%s/boot-reference.yaml", R->cfg->runner.qemu_image);
+	if (access(path, F_OK) < 0)
+		return 0;
+	r = fileio_read_all(path, 4u << 20, &buf, &len);
+	if (r == 0 && (len < 10 || memcmp(buf, "boot_pcrs:", 10) != 0))
+		r = err_set(AICERT_ERR_INVALID, "%s: not a boot reference (aicert policy boot)",
+			    path);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	R->boot_reference = strdup(path);
+	*yaml = (char *)buf;
+	return R->boot_reference ? 0 : AICERT_ERR_NOMEM;
+}
+
 /* Before anything is sent: a quote, fresh, over PCR 15 and the runtime log
  * must show that this runner is bound to the identity it was started with
  * (the log's first record), so that no other controller's runner, or a
@@ -527,8 +555,15 @@ static int run_check_binding(struct run *R)
 		       memcmp(ev.u.controller.identity_sha256, want, 32) != 0))
 		r = err_set(AICERT_ERR_REJECTED,
 			    "the runner is not bound to this controller (PCR 15's first record)");
-	if (r == AICERT_ERR_REJECTED && res && aicert_result_failed(res))
-		r = err_set(r, "the runner's quote did not verify: %s", aicert_result_failed(res));
+	if (r == AICERT_ERR_REJECTED && res && aicert_result_failed(res)) {
+		const char *detail = "";
+
+		for (size_t i = 0; i < aicert_result_count(res); i++)
+			if (aicert_result_status(res, i) == AICERT_CHECK_FAIL)
+				detail = aicert_result_detail(res, i);
+		r = err_set(r, "the runner did not verify (%s): %s", aicert_result_failed(res),
+			    detail);
+	}
 	cel_clear(&log);
 	aicert_result_free(res);
 	proof_free(proof);
@@ -794,10 +829,14 @@ static void run_summary(struct run *R, const struct aicert_result *res, int stat
 	       run_now() - R->t_train_end);
 	if (strcmp(aicert_result_platform(res), "development") == 0)
 		printf("  platform  development: a local runner, its boot is not measured\n");
+	else if (R->boot_reference)
+		printf("  platform  %s: UEFI to the kernel, its command line and initrd (qemu, "
+		       "OVMF), event for event as the image's reference boot %s\n",
+		       aicert_result_platform(res), R->boot_reference);
 	else
 		printf("  platform  %s: UEFI to the kernel, its command line and initrd (qemu, "
 		       "OVMF); policy.yaml's boot reference values are this boot's own (trust on "
-		       "first use): compare them with the image's\n",
+		       "first use): the image has no boot-reference.yaml to compare with\n",
 		       aicert_result_platform(res));
 	printf("  proof     %s\n  outputs   %s/\n  policy    %s\n", R->proof_path, R->outputs,
 	       R->policy_path);
@@ -825,6 +864,7 @@ static void run_free(struct run *R)
 	free(R->job);
 	free(R->base);
 	free(R->ca_file);
+	free(R->boot_reference);
 	free(R->out);
 	free(R->proof_path);
 	free(R->outputs);
@@ -842,6 +882,8 @@ static int run_job(struct run *R, int *status, struct aicert_result **res)
 
 	r = run_provision(R);
 	if (r == 0 && R->qemu)
+		r = run_image_reference(R, &boot);
+	if (r == 0 && R->qemu && !boot)
 		r = run_boot_reference(R, &boot);
 	if (r == 0)
 		r = run_write_policy(R, boot);

@@ -86,7 +86,7 @@ check_clean() {
 # write_job FILE BACKEND [IMAGE_DIR]
 write_job() {
 	local runner="  backend: $2"
-	[ "$2" = local ] || runner+=$'\n'"  options: {image: \"$3\", memory_mb: 1024, cpus: 2}"
+	[ "$2" = local ] || runner+=$'\n'"  options: {image: \"$3\", memory_mb: 2048, cpus: 2}"
 	cat >"$1" <<EOF
 version: 1
 name: tiny-finetune-qemu
@@ -257,5 +257,24 @@ expect_verified run1-policy4 "$W/run1/proof.json" --policy "$W/policy4.yaml" --m
 # was rejected for being a development proof, and for nothing else).
 policy "$W/policy4dev.yaml" true "$REF" "$REF" "$W/run4/policy.yaml"
 expect_verified run4-dev "$W/run4/proof.json" --policy "$W/policy4dev.yaml" --model "$W/run4/outputs"
+
+echo "--- 5. the image's recorded reference boot: runs must match it before anything is sent"
+"$ROOT/deploy/image/reference-boot.sh" "$BUILD" "$W/image" || die "reference-boot.sh failed"
+run_job run5 qemu "$W/image"
+grep -q "event for event as the image's reference boot" "$W/run5.log" ||
+	{ cat "$W/run5.log"; die "run5: the reference boot was not used"; }
+cp "$W/image/boot-reference.yaml" "$W/image3/"
+write_job "$W/run5b.yaml" qemu "$W/image3"
+rc=0
+"$AICERT" run "$W/run5b.yaml" --out "$W/run5b" >"$W/run5b.log" 2>&1 || rc=$?
+check_clean run5b
+line=$(grep 'error:' "$W/run5b.log" || true)
+echo "run5b: aicert run exited $rc: $line"
+if [ "$rc" -ne 1 ] || ! grep -Eq "did not verify \(platform\): boot event [0-9]+: PCR 9" <<<"$line"; then
+	cat "$W/run5b.log"
+	die "run5b: a changed command line was not refused before the job"
+fi
+! grep -q '^training:' "$W/run5b.log" || die "run5b: the job ran on a runner that did not verify"
+[ ! -e "$W/run5b/proof.json" ] || die "run5b: a proof"
 
 echo "all run_qemu cases passed in $(($(date +%s) - start)) s"
