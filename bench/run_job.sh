@@ -105,7 +105,7 @@ mkdir -p "$W/code"
 cp "$BUILD/examples/tiny-finetune/tiny_finetune_train" "$W/code/"
 for backend in local qemu; do
 	if [ "$backend" = qemu ]; then
-		runner="{backend: qemu, options: {image: $BENCH_QEMU_IMAGE, memory_mb: 1024, cpus: 2}}"
+		runner="{backend: qemu, options: {image: $BENCH_QEMU_IMAGE, memory_mb: 2048, cpus: 2}}"
 	else
 		runner="{backend: local}"
 	fi
