@@ -236,6 +236,13 @@ static int agent_check_extend(struct agent *a, const Aicert__V1__ExtendRequest *
 			       in->content.len, CEL_MAX_CONTENT);
 	if (in->event_type == EV_NO_ACTION)
 		return err_set(AICERT_ERR_INVALID, "event_type: EV_NO_ACTION is never extended");
+	/* The controller binding is the agent's own, at start: never a
+	 * client's, whatever extend_pcrs says. */
+	if (in->pcr == AICERT_PCR_SESSION || in->event_type == AICERT_EV_CONTROLLER)
+		return err_set(AICERT_ERR_PERMISSION,
+			       "PCR %u and controller events are the agent's own (its "
+			       "--controller-identity)",
+			       AICERT_PCR_SESSION);
 	SHA256(in->content.data, in->content.len, digest);
 	if (CRYPTO_memcmp(digest, in->sha256.data, 32) != 0)
 		return err_set(AICERT_ERR_INVALID,

@@ -107,7 +107,12 @@ static int policy_boot_section(const char *path, char **boot)
 
 	r = fileio_read_all(path, POLICY_MAX_BOOT_FILE, &buf, &len);
 	if (r == 0 && len >= 10 && memcmp(buf, "boot_pcrs:", 10) == 0) {
-		/* Checked when the whole policy is parsed. */
+		/* Its content is checked when the whole policy is parsed. */
+		r = policy_boot_check(path, (const char *)buf);
+		if (r < 0) {
+			free(buf);
+			return r;
+		}
 		*boot = (char *)buf;
 		return 0;
 	}

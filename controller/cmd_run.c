@@ -466,6 +466,7 @@ static int run_write_policy(struct run *R, const char *boot_pcrs)
  * (`aicert policy init --boot-reference`), as deploy/image/README.md shows. */
 static int run_boot_reference(struct run *R, char **yaml)
 {
+	char *boot = NULL;
 	struct proofgen_opts po = {.agent = R->agent, .ca_dir = R->ca_dir, .job_id = ""};
 	struct proof *proof = NULL;
 	uint8_t nonce[32], quoted[24][32];
@@ -480,9 +481,15 @@ static int run_boot_reference(struct run *R, char **yaml)
 	if (r == 0) {
 		proof_sha256_pcrs(proof, quoted, &mask);
 		r = policy_boot_yaml(proof->boot_log.data, proof->boot_log.len,
-				     (const uint8_t(*)[32])quoted, mask, yaml);
+				     (const uint8_t(*)[32])quoted, mask, &boot);
 	}
 	proof_free(proof);
+	if (r == 0 && asprintf(yaml,
+			       "# Trust on first use: the boot reference below is this run's own\n"
+			       "# boot, not a recorded reference boot of the image.\n%s",
+			       boot) < 0)
+		r = AICERT_ERR_NOMEM;
+	free(boot);
 	return r < 0 ? err_wrap(r, "the boot's reference values") : 0;
 }
 
@@ -497,13 +504,19 @@ static int run_image_reference(struct run *R, char **yaml)
 	int r;
 
 	*yaml = NULL;
-	snprintf(path, sizeof(path), "%s/boot-reference.yaml", R->cfg->runner.qemu_image);
-	if (access(path, F_OK) < 0)
+	if (snprintf(path, sizeof(path), "%s/boot-reference.yaml", R->cfg->runner.qemu_image) >=
+	    (int)sizeof(path))
+		return err_set(AICERT_ERR_INVALID, "runner.options.image: path too long");
+	/* Only a missing file means none: anything else must not quietly fall
+	 * back to trusting this boot. */
+	if (access(path, F_OK) < 0 && errno == ENOENT)
 		return 0;
 	r = fileio_read_all(path, 4u << 20, &buf, &len);
 	if (r == 0 && (len < 10 || memcmp(buf, "boot_pcrs:", 10) != 0))
 		r = err_set(AICERT_ERR_INVALID, "%s: not a boot reference (aicert policy boot)",
 			    path);
+	if (r == 0)
+		r = policy_boot_check(path, (const char *)buf);
 	if (r < 0) {
 		free(buf);
 		return r;

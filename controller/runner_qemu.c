@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,15 @@ static int rq_free_port(void)
 	return port;
 }
 
+/* SIGINT or SIGTERM pending (the caller blocks them, runner_local.h). */
+static bool rq_interrupted(void)
+{
+	sigset_t pending;
+
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGINT) == 1 || sigismember(&pending, SIGTERM) == 1);
+}
+
 static int rq_mkdir(struct runner_qemu *r, const char *work)
 {
 	char tmpl[PATH_MAX];
@@ -80,6 +90,10 @@ static int rq_mkdir(struct runner_qemu *r, const char *work)
 	if (!mkdtemp(tmpl))
 		return err_set(AICERT_ERR_IO, "mkdtemp %s: %s", tmpl, strerror(errno));
 	memcpy(r->p.dir, tmpl, (size_t)n + 1);
+	/* QEMU splits its option strings on commas. */
+	if (strchr(r->p.dir, ','))
+		return err_set(AICERT_ERR_INVALID, "%s: a comma in the path (QEMU options)",
+			       r->p.dir);
 	snprintf(r->p.priv, sizeof(r->p.priv), "%s/runner", r->p.dir);
 	if (mkdir(r->p.priv, 0700) < 0)
 		return err_set(AICERT_ERR_IO, "%s: %s", r->p.priv, strerror(errno));
@@ -187,7 +201,7 @@ static int rq_console_says(struct runner_qemu *r, const char *what)
 
 static int rq_qemu(struct runner_qemu *r, const struct runner_qemu_opts *o)
 {
-	char qemu[PATH_MAX], cmdline[RQ_CMDLINE_MAX];
+	char qemu[PATH_MAX], cmdline[RQ_CMDLINE_MAX], qlog[PATH_MAX];
 	char a[16][RQ_ARG];
 	const char *argv[RQ_MAX_ARGS];
 	size_t n = 0, k = 0;
@@ -196,8 +210,10 @@ static int rq_qemu(struct runner_qemu *r, const struct runner_qemu_opts *o)
 
 #define RQ_ADD(s)   (argv[n++] = (s))
 #define RQ_FMT(...) (snprintf(a[k], RQ_ARG, __VA_ARGS__), argv[n++] = a[k++])
-	if (pa < 0 || pe < 0 || pa == pe)
+	if (pa < 0 || pe < 0)
 		return err_set(AICERT_ERR_UNAVAILABLE, "no free TCP ports on 127.0.0.1");
+	if (pa == pe)
+		return 1; /* the same port twice: pick again */
 	ret = runner_which("qemu-system-x86_64", qemu);
 	if (ret == 0)
 		ret = rq_cmdline(o->image_dir, cmdline);
@@ -254,11 +270,18 @@ static int rq_qemu(struct runner_qemu *r, const struct runner_qemu_opts *o)
 	snprintf(r->agent_url, sizeof(r->agent_url), "tls+tcp://127.0.0.1:%d", pa);
 	snprintf(r->executor_url, sizeof(r->executor_url), "tls+tcp://127.0.0.1:%d", pe);
 	t0 = runner_now_ms();
+	/* This attempt's log only: a port race is read from it. */
+	if (runner_path(&r->p, "qemu.log", qlog) == 0)
+		unlink(qlog);
 	ret = runner_spawn(&r->p, argv, "qemu.log", &r->qemu);
 	if (ret < 0)
 		return ret;
 	end = t0 + r->p.timeout_ms;
 	while (runner_now_ms() < end) {
+		if (rq_interrupted()) {
+			runner_kill(&r->qemu, RQ_STOP_MS);
+			return err_set(AICERT_ERR_CANCELLED, "interrupted while the runner booted");
+		}
 		if (rq_console_says(r, RQ_READY_LINE)) {
 			r->boot_ms = runner_now_ms() - t0;
 			return 0;

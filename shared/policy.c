@@ -172,6 +172,10 @@ static int policy_boot_events(struct yamlx *y, yaml_node_t *root, struct policy 
 				      "boot_events[%zu]: pcr, type and sha256 are all required", i);
 		if (r == 0)
 			r = yamlx_u32(y, fp, "boot_events.pcr", 0, 23, &be->pcr);
+		if (r == 0 && !(POLICY_BOOT_PCRS >> be->pcr & 1))
+			r = yamlx_err(y, fp, AICERT_ERR_INVALID,
+				      "boot_events.pcr: %u is not a boot PCR (0-7, 9, 11)",
+				      be->pcr);
 		if (r == 0)
 			r = yamlx_str(y, ft, "boot_events.type", &type);
 		if (r == 0 && (strlen(type) == 0 || strlen(type) >= sizeof(be->type)))
@@ -380,6 +384,24 @@ int policy_init_yaml(const struct policy_init *in, char **yaml)
 		return r;
 	}
 	*yaml = text;
+	return 0;
+}
+
+int policy_boot_check(const char *what, const char *text)
+{
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+
+		if (*l != ' ' && *l != '#' && *l != '\n' && strncmp(l, "boot_pcrs:", 10) != 0 &&
+		    strncmp(l, "boot_events:", 12) != 0)
+			return err_set(
+				AICERT_ERR_INVALID,
+				"%s: only boot_pcrs and boot_events belong in a boot reference",
+				what);
+		if (!nl)
+			break;
+		l = nl + 1;
+	}
 	return 0;
 }
 

@@ -82,6 +82,10 @@ int policy_init_yaml(const struct policy_init *in, char **yaml);
  * malloc'd) for a reference boot: its firmware event log, and the SHA-256
  * values of its PCRs as quoted (quoted_mask says which are given). Covers
  * PCRs 0-7, 9 and 11; the log must replay to the quoted values. */
+/* A boot reference file's text (aicert policy boot) holds nothing but the
+ * boot_pcrs and boot_events sections: AICERT_ERR_INVALID otherwise. */
+int policy_boot_check(const char *what, const char *text);
+
 /* An event type as boot_events names it. */
 void policy_boot_type(uint32_t type, char out[40]);
 

@@ -71,6 +71,7 @@ static int verify_boot_events(struct vctx *c)
 {
 	const struct policy *pol = c->policy;
 	size_t k = 0;
+	int r;
 
 	for (size_t i = 0; i < tcglog_count(c->boot); i++) {
 		const struct tcglog_event *ev = tcglog_event(c->boot, i);
@@ -81,8 +82,9 @@ static int verify_boot_events(struct vctx *c)
 
 		if (ev->type == TCGLOG_EV_NO_ACTION || !(BOOT_PCRS >> ev->pcr & 1))
 			continue;
-		if (tcglog_event_digest(c->boot, i, TCGLOG_ALG_SHA256, 0, &d, &dl) < 0)
-			return err_wrap(AICERT_ERR_REJECTED, "boot event %u", ev->num);
+		if ((r = tcglog_event_digest(c->boot, i, TCGLOG_ALG_SHA256, 0, &d, &dl)) < 0)
+			return err_wrap(AICERT_ERR_REJECTED, "boot event %u (%s)", ev->num,
+					err_str(r));
 		policy_boot_type(ev->type, type);
 		hex_encode(d, 32, gh);
 		if (k == pol->n_boot_events)
