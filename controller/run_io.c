@@ -21,7 +21,7 @@
 
 /* ---- Progress ------------------------------------------------------------ */
 
-static double run_now(void)
+double run_now(void)
 {
 	struct timespec ts;
 

@@ -32,6 +32,9 @@ void run_progress_begin(struct run_progress *p, const char *what, uint64_t total
 void run_progress_add(struct run_progress *p, uint64_t n);
 void run_progress_end(struct run_progress *p);
 
+/* CLOCK_MONOTONIC in seconds. */
+double run_now(void);
+
 /* True once SIGINT or SIGTERM is pending (the caller blocks both). */
 bool run_interrupted(void);
 
