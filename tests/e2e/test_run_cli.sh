@@ -32,20 +32,8 @@ cleanup() {
 	rm -rf "$W"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "--- $*"; }
-expect_exit() { # expect_exit CODE OUTFILE CMD...
-	local want=$1 out=$2 got=0
-	shift 2
-	"$@" >"$out" 2>&1 || got=$?
-	[ "$got" = "$want" ] || { tail -30 "$out"; fail "exit $got, expected $want: $*"; }
-}
-no_leftovers() {
-	local left
-	left=$(pgrep -af "$W" || true)
-	[ -z "$left" ] || fail "processes left behind: $left"
-	! ls -d "$W"/aicert-runner.* >/dev/null 2>&1 || fail "a runner directory was left behind"
-}
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
 # A job file in $W/NAME/job.yaml with the example's inputs and the given
 # command (a YAML flow sequence) and timeout.
 write_job() { # write_job NAME COMMAND TIMEOUT
@@ -75,9 +63,9 @@ step "1. the example job"
 expect_exit 0 "$W/run1.out" "$AICERT" run "$EX/job.yaml" --out "$W/run1"
 grep -q "== aicert run: VERIFIED ==" "$W/run1.out" || fail "no verdict"
 grep -q "platform  development" "$W/run1.out" || fail "the platform is not said to be development"
-[ -f "$W/run1/proof.json" ] && [ -f "$W/run1/outputs/model.safetensors" ] &&
-	[ -f "$W/run1/outputs/metrics.json" ] && [ -f "$W/run1/policy.yaml" ] ||
-	fail "missing results"
+for f in proof.json outputs/model.safetensors outputs/metrics.json policy.yaml; do
+	[ -f "$W/run1/$f" ] || fail "missing $f"
+done
 expect_exit 0 "$W/verify1.out" "$AICERT" verify "$W/run1/proof.json" \
 	--policy "$W/run1/policy.yaml" --model "$W/run1/outputs"
 python3 - "$W/run1/proof.json" "$EX" <<'PY' || fail "inputs in the proof"
@@ -107,6 +95,7 @@ expect_exit 1 "$W/verify2.out" "$AICERT" verify "$W/run1/proof.json" \
 grep -q "REJECTED by model.files" "$W/verify2.out" || { cat "$W/verify2.out"; fail "not model.files"; }
 
 step "3. a command that goes for the agent and the TPM"
+# shellcheck disable=SC2016 # expanded by the command's shell, not here
 PROBE='for d in '"$W"'/aicert-runner.*/runner; do
   ls -A "$d" | grep . && echo FOUND-FILES;
   for s in agent.sock executor.sock tpm.sock; do test -e "$d/$s" && echo "FOUND $s"; done;
@@ -125,7 +114,9 @@ write_job failing "[sh, -c, 'echo about to fail; echo boom >&2; exit 3']" 1m
 expect_exit 1 "$W/failing.out" "$AICERT" run "$W/failing/job.yaml" --out "$W/failing/run"
 grep -q "failed with exit status 3" "$W/failing.out" || fail "no exit status in the message"
 grep -q boom "$W/failing/run/training.log" || fail "the command's output was not kept"
-[ ! -e "$W/failing/run/proof.json" ] && [ ! -e "$W/failing/run/outputs" ] || fail "a failed run left a proof or outputs"
+if [ -e "$W/failing/run/proof.json" ] || [ -e "$W/failing/run/outputs" ]; then
+	fail "a failed run left a proof or outputs"
+fi
 no_leftovers
 
 step "5. a command past its timeout"
@@ -202,9 +193,12 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$W/small" && mount -t tmpfs -o size=8m,mode=0
 	write_job fullout "[sh, -c, 'mkdir -p outputs; head -c 4194304 /dev/zero > outputs/weights.bin']" 1m
 	expect_exit 1 "$W/fullout.out" "$AICERT" run "$W/fullout/job.yaml" --out "$W/tiny/run"
 	grep -q "No space left on device" "$W/fullout.out" || { cat "$W/fullout.out"; fail "no disk-full message (--out)"; }
-	[ ! -e "$W/tiny/run/proof.json" ] && [ ! -e "$W/tiny/run/outputs" ] && [ ! -e "$W/tiny/run/.outputs.partial" ] ||
-		fail "a full --out kept a proof or outputs"
-	ls -A "$W/tiny/run" | grep -qv "training.log" && { ls -A "$W/tiny/run"; fail "debris in --out"; }
+	for f in proof.json outputs .outputs.partial .policy.yaml.partial; do
+		[ ! -e "$W/tiny/run/$f" ] || fail "a full --out kept $f"
+	done
+	for f in "$W/tiny/run"/* "$W/tiny/run"/.[!.]*; do
+		[ ! -e "$f" ] || [ "${f##*/}" = training.log ] || fail "debris in --out: $f"
+	done
 	no_leftovers
 else
 	echo "skipped: needs root to mount small file systems"
@@ -215,7 +209,9 @@ write_job links "[sh, -c, 'ln -s $W/secret out']" 1m
 sed -i 's|^  dir: outputs$|  dir: out/x|' "$W/links/job.yaml"
 expect_exit 1 "$W/links.out" "$AICERT" run "$W/links/job.yaml" --out "$W/links/run"
 grep -q "outputs.dir: out/x: .*symbolic link" "$W/links.out" || { cat "$W/links.out"; fail "the linked outputs.dir was not refused"; }
-[ ! -e "$W/links/run/proof.json" ] && [ ! -e "$W/links/run/outputs" ] || fail "a proof or outputs through a link"
+if [ -e "$W/links/run/proof.json" ] || [ -e "$W/links/run/outputs" ]; then
+	fail "a proof or outputs through a link"
+fi
 write_job fifo "[sh, -c, 'mkfifo m.json; mkdir -p outputs; echo ok > outputs/ok']" 1m
 sed -i 's|^  network: none$|  network: none\n  metrics: m.json|' "$W/fifo/job.yaml"
 expect_exit 0 "$W/fifo.out" timeout 120 "$AICERT" run "$W/fifo/job.yaml" --out "$W/fifo/run"

@@ -30,20 +30,9 @@ cleanup() {
 	[ -n "${KEEP:-}" ] || rm -rf "$W"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-step() { echo "--- $*"; }
-expect_exit() { # expect_exit CODE OUTFILE CMD...
-	local want=$1 out=$2 got=0
-	shift 2
-	"$@" >"$out" 2>&1 || got=$?
-	[ "$got" = "$want" ] || { tail -30 "$out"; fail "exit $got, expected $want: $*"; }
-}
-no_leftovers() {
-	local left
-	left=$(pgrep -af "$W" | grep -v https_server.py || true)
-	[ -z "$left" ] || fail "processes left behind: $left"
-	! ls -d "$W"/aicert-runner.* >/dev/null 2>&1 || fail "a runner directory was left behind"
-}
+# shellcheck source=tests/e2e/lib.sh
+. "$ROOT/tests/e2e/lib.sh"
+LEFTOVER_IGNORE=https_server.py
 # The test's own git: no configuration of the user's.
 export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 no_proxy=127.0.0.1 NO_PROXY=127.0.0.1
 GIT=(git -c user.name=t -c user.email=t@t)
