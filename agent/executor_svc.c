@@ -242,29 +242,6 @@ static void svc_start_job(Aicert__V1__Executor_Service *svc, const Aicert__V1__S
 
 /* ---- Inputs -------------------------------------------------------------- */
 
-/* A path inside an input's directory: relative, '/'-separated, no empty,
- * "." or ".." component, no control characters. */
-static int svc_check_path(const char *p)
-{
-	size_t len = strlen(p);
-
-	if (len == 0 || len > EVENTS_MAX_PATH || p[0] == '/' || p[len - 1] == '/')
-		return err_set(AICERT_ERR_INVALID, "path '%s': not a relative file path", p);
-	for (const char *c = p; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return err_set(AICERT_ERR_INVALID, "path: a control character");
-	for (const char *c = p; *c;) {
-		const char *e = strchr(c, '/');
-		size_t n = e ? (size_t)(e - c) : strlen(c);
-
-		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-			return err_set(AICERT_ERR_INVALID,
-				       "path '%s': an empty, '.' or '..' component", p);
-		c += n + (e ? 1 : 0);
-	}
-	return 0;
-}
-
 /* mkdir -p of the directories between base and the file at rel. */
 static int svc_parents(const char *base, const char *rel)
 {
@@ -327,7 +304,7 @@ static int svc_put(struct executor_svc *s, const Aicert__V1__PutFileRequest *in)
 		if (!base)
 			return AICERT_ERR_NOMEM;
 		if (in->path[0]) {
-			r = svc_check_path(in->path);
+			r = fileio_check_relpath("path", in->path, EVENTS_MAX_PATH);
 			if (r == 0 && asprintf(&path, "%s/%s", base, in->path) < 0)
 				r = AICERT_ERR_NOMEM;
 		} else {

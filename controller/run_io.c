@@ -310,23 +310,6 @@ int run_upload(struct rpc_client *x, const char *input, const char *src, struct 
 
 /* ---- Download ------------------------------------------------------------ */
 
-/* An output path as the executor reports it must stay inside dir. */
-static int run_check_rel(const char *p)
-{
-	if (!p[0] || p[0] == '/')
-		return err_set(AICERT_ERR_INVALID, "output path '%s' is not relative", p);
-	for (const char *c = p; *c;) {
-		const char *e = strchr(c, '/');
-		size_t n = e ? (size_t)(e - c) : strlen(c);
-
-		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
-			return err_set(AICERT_ERR_INVALID, "output path '%s' leaves its directory",
-				       p);
-		c += n + (e ? 1 : 0);
-	}
-	return 0;
-}
-
 static int run_mkparents(const char *dir, const char *rel)
 {
 	char *p = NULL;
@@ -355,7 +338,7 @@ static int run_download_one(struct rpc_client *x, const Aicert__V1__OutputFile *
 
 	r = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : AICERT_ERR_CRYPTO;
 	if (r == 0)
-		r = run_check_rel(f->path);
+		r = fileio_check_relpath("output path", f->path, 4096);
 	if (r == 0 && f->sha256.len != 32)
 		r = err_set(AICERT_ERR_INVALID, "%s: no SHA-256", f->path);
 	if (r == 0)

@@ -164,3 +164,30 @@ int fileio_mkdir(const char *dir, mode_t mode)
 		return 0;
 	return err_set(AICERT_ERR_IO, "%s: cannot create directory: %s", dir, strerror(errno));
 }
+
+int fileio_check_relpath(const char *what, const char *p, size_t max)
+{
+	size_t len = strlen(p);
+
+	if (len == 0 || len > max || p[0] == '/' || p[len - 1] == '/')
+		return err_set(AICERT_ERR_INVALID,
+			       "%s '%.64s': not a relative file path of at most %zu "
+			       "bytes",
+			       what, p, max);
+	for (const char *c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return err_set(AICERT_ERR_INVALID, "%s: a control character", what);
+	for (const char *c = p; *c;) {
+		const char *e = strchr(c, '/');
+		size_t n = e ? (size_t)(e - c) : strlen(c);
+
+		if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+			return err_set(
+				AICERT_ERR_INVALID,
+				"%s '%s': an empty, '.' or '..' component (it must stay inside "
+				"its directory)",
+				what, p);
+		c += n + (e ? 1 : 0);
+	}
+	return 0;
+}

@@ -23,6 +23,11 @@ int fileio_write_full(int fd, const void *buf, size_t len);
 /* fsync of the directory that holds path (what makes a rename durable). */
 int fileio_fsync_dir(const char *path);
 
+/* A relative file path that stays where it is put: 1 to max bytes, not
+ * absolute, no empty, "." or ".." component, no trailing '/', no control
+ * character. AICERT_ERR_INVALID naming what (a field) otherwise. */
+int fileio_check_relpath(const char *what, const char *p, size_t max);
+
 /* Creates dir (one level) with mode unless it exists as a directory. */
 int fileio_mkdir(const char *dir, mode_t mode);
 
