@@ -306,7 +306,6 @@ static int executor_measure(const char *path, struct events_input *in)
 {
 	struct modeldir_file *files = NULL;
 	struct stat st;
-	uint8_t(*digests)[32] = NULL;
 	size_t n = 0;
 	int r, fd;
 
@@ -320,16 +319,9 @@ static int executor_measure(const char *path, struct events_input *in)
 		return r;
 	}
 	r = modeldir_scan(path, &files, &n);
-	if (r == 0 && !(digests = calloc(n + 1, 32)))
-		r = AICERT_ERR_NOMEM;
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		memcpy(digests[i], files[i].sha256, 32);
-		in->size += files[i].size;
-	}
 	if (r == 0)
-		r = events_outputs_root((const uint8_t(*)[32])digests, n, in->sha256);
+		r = modeldir_root(files, n, in->sha256, &in->size);
 	in->files = n;
-	free(digests);
 	modeldir_free(files, n);
 	return r;
 }
@@ -631,7 +623,7 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 {
 	struct modeldir_file *files = NULL;
 	struct events_event ev;
-	uint8_t(*digests)[32] = NULL;
+	uint64_t size;
 	size_t n = 0, k = 0;
 	int r, dfd;
 
@@ -642,8 +634,6 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 		return err_wrap(r, "outputs.dir");
 	r = modeldir_scan_fd(dfd, &files, &n);
 	close(dfd);
-	if (r == 0 && !(digests = calloc(n + 1, 32)))
-		r = AICERT_ERR_NOMEM;
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		if (!executor_included(&cfg->outputs, files[i].path))
 			continue;
@@ -655,7 +645,6 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 		strcpy(ev.u.output.path, files[i].path);
 		memcpy(ev.u.output.sha256, files[i].sha256, 32);
 		ev.u.output.size = files[i].size;
-		memcpy(digests[k], files[i].sha256, 32);
 		r = executor_extend(e, &ev);
 		/* Keep the measured ones at the front, in order. */
 		if (k != i) {
@@ -669,7 +658,7 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 	if (r == 0) {
 		ev = (struct events_event){.kind = EVENTS_OUTPUTS};
 		ev.u.outputs.files = k;
-		r = events_outputs_root((const uint8_t(*)[32])digests, k, ev.u.outputs.root_sha256);
+		r = modeldir_root(files, k, ev.u.outputs.root_sha256, &size);
 	}
 	if (r == 0)
 		r = executor_extend(e, &ev);
@@ -692,7 +681,6 @@ int executor_finish(struct executor *e, const struct jobcfg *cfg, int status, ui
 		files = NULL;
 		n = 0;
 	}
-	free(digests);
 	modeldir_free(files, n);
 	return r;
 }

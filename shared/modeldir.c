@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "events.h"
 #include "hashset.h"
 #include "modeldir.h"
 
@@ -193,4 +194,21 @@ void modeldir_free(struct modeldir_file *files, size_t n)
 	for (size_t i = 0; files && i < n; i++)
 		free(files[i].path);
 	free(files);
+}
+
+int modeldir_root(const struct modeldir_file *files, size_t n, uint8_t root[32], uint64_t *size)
+{
+	uint8_t(*digests)[32] = calloc(n + 1, 32);
+	int r;
+
+	if (!digests)
+		return AICERT_ERR_NOMEM;
+	*size = 0;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(digests[i], files[i].sha256, 32);
+		*size += files[i].size;
+	}
+	r = events_outputs_root((const uint8_t(*)[32])digests, n, root);
+	free(digests);
+	return r;
 }

@@ -24,6 +24,10 @@ int modeldir_scan(const char *dir, struct modeldir_file **files, size_t *n);
 int modeldir_scan_fd(int dirfd, struct modeldir_file **files, size_t *n);
 void modeldir_free(struct modeldir_file *files, size_t n);
 
+/* The root over files[0..n) (in path order) as events_outputs_root()
+ * defines it, and their total size. */
+int modeldir_root(const struct modeldir_file *files, size_t n, uint8_t root[32], uint64_t *size);
+
 /* SHA-256 and size of one open file, streamed. */
 int modeldir_hash_fd(int fd, const char *name, uint8_t sha256[32], uint64_t *size);
 
