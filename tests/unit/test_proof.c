@@ -147,6 +147,38 @@ static void proof_parser_is_strict(void **state)
 		assert_int_not_equal(proof_parse("t.json", (const uint8_t *)text, i, &p), 0);
 }
 
+/* boot_events after a valid policy (full holds it, base_len bytes, with
+ * room for 256 more): every field, boot PCRs only, 64 hex digits, nothing
+ * else; a good one parses. */
+#define Z64 "0000000000000000000000000000000000000000000000000000000000000000"
+static void policy_boot_events_are_strict(char *full, size_t base_len)
+{
+	static const char *const bad[] = {
+		"boot_events:\n  - {pcr: 8, type: EV_SEPARATOR, sha256: " Z64 "}\n",
+		"boot_events:\n  - {pcr: 4, sha256: " Z64 "}\n",
+		"boot_events:\n  - {pcr: 4, type: EV_SEPARATOR, sha256: 0" Z64 "}\n",
+		"boot_events:\n  - {pcr: 4, type: EV_SEPARATOR, sha256: " Z64 ", x: 1}\n",
+		"boot_events: []\n",
+		"boot_events: {pcr: 4}\n",
+	};
+	struct policy *p = NULL;
+	int r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(full + base_len, 256, "%s", bad[i]);
+		r = policy_parse("p.yaml", (const uint8_t *)full, strlen(full), &p);
+		if (r != AICERT_ERR_INVALID && r != AICERT_ERR_TOO_BIG)
+			fail_msg("boot_events case %zu: %d", i, r);
+	}
+	snprintf(full + base_len, 256,
+		 "boot_events:\n  - {pcr: 4, type: EV_SEPARATOR, sha256: " Z64 "}\n");
+	assert_int_equal(policy_parse("p.yaml", (const uint8_t *)full, strlen(full), &p), 0);
+	assert_int_equal(p->n_boot_events, 1);
+	assert_int_equal(p->boot_events[0].pcr, 4);
+	assert_string_equal(p->boot_events[0].type, "EV_SEPARATOR");
+	policy_free(p);
+}
+
 static void policy_errors_name_their_place(void **state)
 {
 	const char *text = "version: 1\nek_roots: []\nak_ca: []\nallow_developmnt: true\n";
@@ -183,6 +215,7 @@ static void policy_errors_name_their_place(void **state)
 		r = policy_parse("p.yaml", (const uint8_t *)full, strlen(full), &p);
 		assert_int_equal(r, AICERT_ERR_INVALID);
 		assert_non_null(strstr(err_msg(r), "'m' twice"));
+		policy_boot_events_are_strict(full, base_len);
 		free(full);
 		free(base);
 	}
