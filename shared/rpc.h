@@ -33,6 +33,9 @@
 #define RPC_MAX_REPLY_BYTES     (16u << 20)
 #define RPC_DEFAULT_DEADLINE_MS 30000u
 #define RPC_MAX_DEADLINE_MS     600000u
+/* How long a reply may wait for its connection to take it (see
+ * rpc_server_set_reply_timeout). */
+#define RPC_REPLY_SEND_MS 60000u
 
 struct rpc_tls {
 	const char *cert_file; /* PEM certificate of this side */
@@ -61,6 +64,13 @@ int rpc_server_new(ProtobufCService *service, struct rpc_server **ret);
 
 /* method is the bare method name, e.g. "Extend". */
 int rpc_server_set_flags(struct rpc_server *s, const char *method, unsigned flags);
+
+/* A peer that sends requests and never reads the replies would hold a
+ * worker for as long as it liked: nng's send waits for the connection to
+ * drain. A reply that its connection has not taken within ms (default
+ * RPC_REPLY_SEND_MS; 0 waits without limit) closes that connection instead.
+ * Set before listening. */
+void rpc_server_set_reply_timeout(struct rpc_server *s, uint32_t ms);
 
 /* Starts listening with `workers` threads serving calls concurrently.
  * local marks a trusted local socket and requires an ipc:// or inproc:// URL.

@@ -58,6 +58,7 @@ struct rpc_server {
 	pthread_cond_t done_cond;
 	struct rpc_dedupe cache[RPC_DEDUPE_SLOTS];
 	uint64_t seq;
+	uint32_t reply_send_ms;
 };
 
 struct rpc_call {
@@ -93,6 +94,7 @@ int rpc_server_new(ProtobufCService *service, struct rpc_server **ret)
 		return AICERT_ERR_NOMEM;
 	}
 	s->service = service;
+	s->reply_send_ms = RPC_REPLY_SEND_MS;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->done_cond, NULL);
 	*ret = s;
@@ -414,9 +416,18 @@ int rpc_server_handle_bytes(struct rpc_server *s, bool local, const uint8_t *buf
 
 /* ---- Listeners and workers ---------------------------------------------- */
 
-static void rpc_worker_reply(nng_ctx ctx, nng_aio *aio, const uint8_t *buf, size_t len)
+void rpc_server_set_reply_timeout(struct rpc_server *s, uint32_t ms)
+{
+	s->reply_send_ms = ms;
+}
+
+/* Hands the reply to the connection the request came on; one that does not
+ * take it in time is closed (rpc_server_set_reply_timeout). */
+static void rpc_worker_reply(struct rpc_listener *l, nng_ctx ctx, nng_aio *aio, nng_pipe pipe,
+			     const uint8_t *buf, size_t len)
 {
 	nng_msg *msg = NULL;
+	int rv;
 
 	if (nng_msg_alloc(&msg, 0) != 0)
 		return;
@@ -424,11 +435,17 @@ static void rpc_worker_reply(nng_ctx ctx, nng_aio *aio, const uint8_t *buf, size
 		nng_msg_free(msg);
 		return;
 	}
+	nng_aio_set_timeout(aio, l->srv->reply_send_ms ? (nng_duration)l->srv->reply_send_ms
+						       : NNG_DURATION_INFINITE);
 	nng_aio_set_msg(aio, msg);
 	nng_ctx_send(ctx, aio);
 	nng_aio_wait(aio);
-	if (nng_aio_result(aio) != 0)
+	nng_aio_set_timeout(aio, NNG_DURATION_INFINITE);
+	rv = nng_aio_result(aio);
+	if (rv != 0)
 		nng_msg_free(msg);
+	if (rv == NNG_ETIMEDOUT)
+		nng_pipe_close(pipe);
 }
 
 static void *rpc_worker(void *arg)
@@ -445,6 +462,7 @@ static void *rpc_worker(void *arg)
 		uint8_t *out = NULL;
 		size_t out_len = 0;
 		nng_msg *msg;
+		nng_pipe pipe;
 		int rv;
 
 		nng_ctx_recv(ctx, aio);
@@ -455,10 +473,11 @@ static void *rpc_worker(void *arg)
 		if (rv != 0)
 			continue;
 		msg = nng_aio_get_msg(aio);
+		pipe = nng_msg_get_pipe(msg);
 		rv = rpc_server_handle(l, nng_msg_body(msg), nng_msg_len(msg), &out, &out_len);
 		nng_msg_free(msg);
 		if (rv == 0)
-			rpc_worker_reply(ctx, aio, out, out_len);
+			rpc_worker_reply(l, ctx, aio, pipe, out, out_len);
 		free(out);
 	}
 	/* The socket is still open: nng_close() must not race a context in use. */

@@ -1,6 +1,7 @@
 /* The RPC layer over inproc://, with a test implementation of the Agent
  * service: dispatch, status codes, strict parsing, local-only methods,
- * resend deduplication, deadlines, concurrency. */
+ * resend deduplication, deadlines, concurrency, and (over ipc://) a peer that
+ * never reads its replies. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "err.h"
 #include "rpc.h"
 #include "rpc_internal.h"
+#include "spraw.h"
 
 static int extend_runs;
 static pthread_mutex_t extend_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -450,6 +452,65 @@ static void rpc_concurrent_callers_get_their_own_replies(void **state)
 	}
 }
 
+/* A peer that sends requests and never reads the replies: once a reply has
+ * waited for its connection longer than the reply timeout, that connection
+ * is closed, and other callers are served meanwhile. Each of the 16 quotes
+ * echoes 64 KiB: 1 MiB of replies, more than the socket buffers hold. */
+static void rpc_peer_that_never_reads_is_dropped(void **state)
+{
+	Aicert__V1__QuoteRequest q = AICERT__V1__QUOTE_REQUEST__INIT;
+	Aicert__V1__Request req = AICERT__V1__REQUEST__INIT;
+	struct rpc_client_opts opts = {.timeout_ms = 5000};
+	struct rpc_reply rep = RPC_REPLY_INIT;
+	char dir[] = "/tmp/aicert-rpc-XXXXXX", url[128], sock[96];
+	size_t qlen, rlen, echo_len = 64u << 10;
+	uint8_t *echo = calloc(1, echo_len), *qbuf, *rbuf;
+	struct rpc_server *srv;
+	struct rpc_client *c;
+	int fd;
+
+	(void)state;
+	assert_non_null(echo);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	snprintf(url, sizeof(url), "ipc://%s", sock);
+	assert_int_equal(rpc_server_new(&test_service.base, &srv), 0);
+	rpc_server_set_reply_timeout(srv, 300);
+	assert_int_equal(rpc_server_listen(srv, url, NULL, false, 2), 0);
+
+	q.qualifying_data.data = echo; /* echo[0] == 0: no delay */
+	q.qualifying_data.len = echo_len;
+	qbuf = malloc(aicert__v1__quote_request__get_packed_size(&q));
+	assert_non_null(qbuf);
+	qlen = aicert__v1__quote_request__pack(&q, qbuf);
+	req.method = "aicert.v1.Agent/Quote";
+	req.request_id = 1;
+	req.payload.data = qbuf;
+	req.payload.len = qlen;
+	rbuf = malloc(aicert__v1__request__get_packed_size(&req));
+	assert_non_null(rbuf);
+	rlen = aicert__v1__request__pack(&req, rbuf);
+
+	fd = spraw_ipc_connect(url);
+	assert_true(fd >= 0);
+	for (uint32_t i = 0; i < 16 && spraw_ipc_send(fd, i, rbuf, rlen, NULL) == 0; i++)
+		;
+	assert_int_equal(rpc_client_dial(url, &aicert__v1__agent__descriptor, &opts, &c), 0);
+	call_health(c, &rep);
+	assert_non_null(rep.msg);
+	protobuf_c_message_free_unpacked(rep.msg, NULL);
+	assert_int_equal(spraw_wait_closed(fd), 0);
+
+	close(fd);
+	rpc_client_free(c);
+	rpc_server_free(srv);
+	unlink(sock);
+	rmdir(dir);
+	free(rbuf);
+	free(qbuf);
+	free(echo);
+}
+
 static void rpc_urls_are_checked(void **state)
 {
 	struct fixture *f = *state;
@@ -520,6 +581,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rpc_client_timeout_is_deadline_exceeded, setup,
 						teardown),
 		cmocka_unit_test(rpc_unreachable_server_times_out),
+		cmocka_unit_test(rpc_peer_that_never_reads_is_dropped),
 		cmocka_unit_test_setup_teardown(rpc_concurrent_callers_get_their_own_replies, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(rpc_urls_are_checked, setup, teardown),
