@@ -301,7 +301,7 @@ static int executor_parents(char *path)
 }
 
 /* Digest, file count and size of what was staged at path: a file's own
- * SHA-256, or a directory's root as for outputs. */
+ * SHA-256, or a directory's manifest digest, which binds its names. */
 static int executor_measure(const char *path, struct events_input *in)
 {
 	struct modeldir_file *files = NULL;
@@ -320,7 +320,7 @@ static int executor_measure(const char *path, struct events_input *in)
 	}
 	r = modeldir_scan(path, &files, &n);
 	if (r == 0)
-		r = modeldir_root(files, n, in->sha256, &in->size);
+		r = modeldir_manifest_digest(files, n, in->sha256, &in->size);
 	in->files = n;
 	modeldir_free(files, n);
 	return r;

@@ -60,7 +60,7 @@ int executor_start(struct executor *e, const uint8_t *job, size_t job_len, const
 
 /* Copies src (a regular file or a directory of them) to the input's place in
  * the workspace, hashes what it copied and extends the input event: for a
- * directory, the digest is the root over its files as for outputs. */
+ * directory, the digest is its manifest's (modeldir_manifest_digest). */
 int executor_stage(struct executor *e, const struct jobcfg_input *in, const char *src);
 
 /* The input's place in the workspace (malloc'd): WORKSPACE/dest. */

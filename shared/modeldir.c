@@ -7,9 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "err.h"
 #include "events.h"
 #include "hashset.h"
+#include "hex.h"
 #include "modeldir.h"
 
 /* The walk only looks (fstatat) and remembers what it saw; hashset then
@@ -210,5 +213,41 @@ int modeldir_root(const struct modeldir_file *files, size_t n, uint8_t root[32],
 	}
 	r = events_outputs_root((const uint8_t(*)[32])digests, n, root);
 	free(digests);
+	return r;
+}
+
+int modeldir_manifest_digest(const struct modeldir_file *files, size_t n, uint8_t out[32],
+			     uint64_t *size)
+{
+	EVP_MD_CTX *ctx;
+	char hex[65];
+	int r = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t ok = strcspn(files[i].path, "\n\r\\");
+
+		if (files[i].path[ok] != '\0')
+			return err_set(AICERT_ERR_INVALID,
+				       "'%.*s…': a file name with a newline, carriage return or "
+				       "backslash has no line in a manifest",
+				       (int)ok, files[i].path);
+	}
+	ctx = EVP_MD_CTX_new();
+	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return AICERT_ERR_NOMEM;
+	}
+	*size = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		hex_encode(files[i].sha256, 32, hex);
+		if (EVP_DigestUpdate(ctx, hex, 64) != 1 || EVP_DigestUpdate(ctx, "  ", 2) != 1 ||
+		    EVP_DigestUpdate(ctx, files[i].path, strlen(files[i].path)) != 1 ||
+		    EVP_DigestUpdate(ctx, "\n", 1) != 1)
+			r = err_set(AICERT_ERR_INTERNAL, "SHA-256 of a manifest failed");
+		*size += files[i].size;
+	}
+	if (r == 0 && EVP_DigestFinal_ex(ctx, out, NULL) != 1)
+		r = err_set(AICERT_ERR_INTERNAL, "SHA-256 of a manifest failed");
+	EVP_MD_CTX_free(ctx);
 	return r;
 }

@@ -28,6 +28,14 @@ void modeldir_free(struct modeldir_file *files, size_t n);
  * defines it, and their total size. */
 int modeldir_root(const struct modeldir_file *files, size_t n, uint8_t root[32], uint64_t *size);
 
+/* The digest of an input directory, which binds its files' names: the
+ * SHA-256 of its manifest, one line "HEX  PATH\n" per file in path order,
+ * exactly what `sha256sum` prints for the files (LC_ALL=C sort of the
+ * paths). A name with a newline, carriage return or backslash, which
+ * sha256sum would escape, is refused. Also the files' total size. */
+int modeldir_manifest_digest(const struct modeldir_file *files, size_t n, uint8_t out[32],
+			     uint64_t *size);
+
 /* SHA-256 and size of one open file, streamed. */
 int modeldir_hash_fd(int fd, const char *name, uint8_t sha256[32], uint64_t *size);
 

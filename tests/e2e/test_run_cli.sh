@@ -3,7 +3,7 @@
 # agent and executor):
 #  1. the example job runs, verifies, and `aicert verify --model` agrees;
 #     the proof lists exactly the inputs given, with digests equal to
-#     sha256sum's (a directory's: the root over its files' digests);
+#     sha256sum's (a directory's: the digest of its sha256sum manifest);
 #  2. one changed byte of the weights is rejected (model.files);
 #  3. a command that looks for the agent's and the TPM's sockets and tries
 #     to extend PCR 14 finds nothing, and its proof is clean;
@@ -73,19 +73,24 @@ import hashlib, json, os, sys
 proof, ex = sys.argv[1], sys.argv[2]
 deps = json.load(open(proof))["statement"]["predicate"]["buildDefinition"]["resolvedDependencies"]
 def sha(p): return hashlib.sha256(open(p, "rb").read()).hexdigest()
-def root(d):
-    files = sorted((os.path.relpath(os.path.join(a, f), d).encode(), os.path.join(a, f))
+def manifest(d):
+    files = sorted(os.path.relpath(os.path.join(a, f), d).encode()
                    for a, _, fs in os.walk(d) for f in fs)
-    return hashlib.sha256(b"".join(bytes.fromhex(sha(p)) for _, p in files)).hexdigest()
+    lines = b"".join(sha(os.path.join(d.encode(), p)).encode() + b"  " + p + b"\n" for p in files)
+    return hashlib.sha256(lines).hexdigest()
 want = {"base_model": sha(f"{ex}/base.safetensors"), "train": sha(f"{ex}/train.csv"),
-        "eval": sha(f"{ex}/eval.csv"), "code": root(f"{ex}/src")}
+        "eval": sha(f"{ex}/eval.csv"), "code": manifest(f"{ex}/src")}
 got = {d["name"]: d["digest"]["sha256"] for d in deps}
 assert got == want, (got, want)
 PY
-# sha256sum agrees too, for the files.
+# sha256sum agrees too: for the files, and for the code directory (its
+# manifest's digest, computed as docs/proof-format.md says).
 for f in base.safetensors train.csv eval.csv; do
 	grep -q "$(sha256sum "$EX/$f" | cut -d' ' -f1)" "$W/run1/proof.json" || fail "$f digest"
 done
+code_digest=$(cd "$EX/src" && find . -type f -printf '%P\0' | LC_ALL=C sort -z |
+	xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+grep -q "$code_digest" "$W/run1/proof.json" || fail "code directory digest"
 no_leftovers
 
 step "2. one changed byte of the weights"

@@ -145,18 +145,15 @@ assert got == want, (got, want)
 PY
 }
 # tree DIR: DIGEST:FILES:SIZE of a directory as the proof records it: the
-# digest is SHA-256 over its files' raw SHA-256s in byte order of their
-# relative paths; the size is the sum of the files' sizes.
+# digest is that of its sha256sum manifest, computed with the command
+# docs/proof-format.md gives; the size is the sum of the files' sizes.
 tree() {
-	python3 - "$1" <<'PY'
-import hashlib, os, sys
-d = sys.argv[1]
-def sha(p): return hashlib.sha256(open(p, "rb").read()).digest()
-files = sorted((os.path.relpath(os.path.join(a, f), d).encode(), os.path.join(a, f))
-               for a, _, fs in os.walk(d) for f in fs)
-root = hashlib.sha256(b"".join(sha(p) for _, p in files)).hexdigest()
-print("%s:%d:%d" % (root, len(files), sum(os.path.getsize(p) for _, p in files)))
-PY
+	local digest files size
+	digest=$(cd "$1" && find . -type f -printf '%P\0' | LC_ALL=C sort -z |
+		xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+	files=$(find "$1" -type f | wc -l)
+	size=$(find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+	echo "$digest:$files:$size"
 }
 
 step "1. a pinned url, and the code and a subdirectory from a local git repository"

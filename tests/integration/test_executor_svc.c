@@ -36,6 +36,7 @@
 #include "executor_svc.h"
 #include "fileio.h"
 #include "harness.h"
+#include "modeldir.h"
 #include "rpc.h"
 #include "runner_local.h"
 
@@ -685,7 +686,6 @@ static void put_file_refuses_paths_outside_the_input(void **state)
 			     "a/\x1b[0m",    "a\x7f",       long_path};
 	Aicert__V1__StageInputReply *si = NULL;
 	struct stat pw0, pw1;
-	uint8_t d[32];
 
 	memset(long_path, 'a', sizeof(long_path) - 1);
 	long_path[sizeof(long_path) - 1] = '\0';
@@ -717,12 +717,14 @@ static void put_file_refuses_paths_outside_the_input(void **state)
 	assert_ok(f, stage(f, "code", &si));
 	assert_int_equal(si->files, 1);
 	assert_int_equal(si->size, 3);
-	SHA256((const uint8_t *)"ok\n", 3, d);
 	{
-		uint8_t root[32];
+		struct modeldir_file mf = {.path = "ok.txt"};
+		uint8_t manifest[32];
+		uint64_t size;
 
-		assert_int_equal(events_outputs_root((const uint8_t(*)[32])d, 1, root), 0);
-		assert_memory_equal(si->sha256.data, root, 32);
+		SHA256((const uint8_t *)"ok\n", 3, mf.sha256);
+		assert_int_equal(modeldir_manifest_digest(&mf, 1, manifest, &size), 0);
+		assert_memory_equal(si->sha256.data, manifest, 32);
 	}
 	free_msg(si);
 	assert_string_equal(tree(ws), ".aicert-staging\n.aicert-staging/code\n"
@@ -786,7 +788,9 @@ static void put_file_chunks_belong_to_their_file(void **state)
 	struct fx *f = *state;
 	const char *ws = runner_local_workspace(f->runner);
 	Aicert__V1__StageInputReply *si = NULL;
-	uint8_t d[2][32], root[32];
+	struct modeldir_file mf[2] = {{.path = "a.txt"}, {.path = "c.txt"}};
+	uint8_t manifest[32];
+	uint64_t size;
 
 	assert_ok(f, start_job(f, job_yaml("", SIMPLE_SCRIPT), NULL));
 	assert_ok(f, put(f, "d", "", 0, "data\n", true));
@@ -801,10 +805,10 @@ static void put_file_chunks_belong_to_their_file(void **state)
 	assert_ok(f, put(f, "code", "c.txt", 0, "C", true));
 	assert_ok(f, stage(f, "code", &si));
 	assert_int_equal(si->files, 2);
-	SHA256((const uint8_t *)"hello", 5, d[0]);
-	SHA256((const uint8_t *)"C", 1, d[1]);
-	assert_int_equal(events_outputs_root((const uint8_t(*)[32])d, 2, root), 0);
-	assert_memory_equal(si->sha256.data, root, 32);
+	SHA256((const uint8_t *)"hello", 5, mf[0].sha256);
+	SHA256((const uint8_t *)"C", 1, mf[1].sha256);
+	assert_int_equal(modeldir_manifest_digest(mf, 2, manifest, &size), 0);
+	assert_memory_equal(si->sha256.data, manifest, 32);
 	free_msg(si);
 	assert_false(exists(ws, "b.txt"));
 	assert_false(exists(ws, "e.txt"));

@@ -606,6 +606,68 @@ static void modeldir_scan_refuses_symlink_and_fifo(void **state)
 	free(p);
 }
 
+/* An input directory's digest is sha256sum's manifest of it, hashed: the
+ * command docs/proof-format.md gives computes the same digest. */
+static void modeldir_manifest_digest_is_sha256sum_of_the_manifest(void **state)
+{
+	struct fixture *f = *state;
+	struct modeldir_file *files = NULL;
+	uint8_t digest[32];
+	char *cmd = NULL, line[128], hex[65];
+	uint64_t size = 0;
+	size_t n = 0;
+	FILE *p;
+
+	assert_true(asprintf(&f->paths[f->n], "%s/b", f->dir) > 0);
+	assert_int_equal(mkdir(f->paths[f->n++], 0755), 0);
+	add_file(f, "b/c", 3);
+	add_file(f, "b.txt", 10);
+	add_file(f, "with space", HASHSET_CHUNK + 1);
+	add_file(f, "caf\xc3\xa9", 1);
+	add_file(f, "empty", 0);
+	assert_int_equal(modeldir_scan(f->dir, &files, &n), 0);
+	assert_int_equal(modeldir_manifest_digest(files, n, digest, &size), 0);
+	assert_int_equal(size, 3 + 10 + HASHSET_CHUNK + 1 + 1);
+	for (size_t i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	assert_true(asprintf(&cmd,
+			     "cd '%s' && find . -type f -printf '%%P\\0' | LC_ALL=C sort -z | "
+			     "xargs -0 sha256sum | sha256sum",
+			     f->dir) > 0);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_int_equal(pclose(p), 0);
+	assert_memory_equal(line, hex, 64);
+	modeldir_free(files, n);
+	free(cmd);
+}
+
+/* The outputs' root (sigstore's) does not see names, which each output's
+ * own event binds; an input's manifest digest must. */
+static void modeldir_manifest_digest_binds_names(void **state)
+{
+	struct modeldir_file a[2] = {{.path = "config_b", .size = 1, .sha256 = {1}},
+				     {.path = "config_c", .size = 1, .sha256 = {2}}};
+	struct modeldir_file b[2] = {{.path = "config_a", .size = 1, .sha256 = {1}},
+				     {.path = "config_b", .size = 1, .sha256 = {2}}};
+	struct modeldir_file bad[1] = {{.path = "new\nline", .size = 1}};
+	uint8_t da[32], db[32];
+	uint64_t size;
+
+	(void)state;
+	assert_int_equal(modeldir_root(a, 2, da, &size), 0);
+	assert_int_equal(modeldir_root(b, 2, db, &size), 0);
+	assert_memory_equal(da, db, 32);
+	assert_int_equal(modeldir_manifest_digest(a, 2, da, &size), 0);
+	assert_int_equal(modeldir_manifest_digest(b, 2, db, &size), 0);
+	assert_memory_not_equal(da, db, 32);
+	assert_int_equal(modeldir_manifest_digest(bad, 1, da, &size), AICERT_ERR_INVALID);
+	assert_non_null(strstr(err_msg(AICERT_ERR_INVALID), "'new…': a file name with a newline"));
+	bad[0].path = "back\\slash";
+	assert_int_equal(modeldir_manifest_digest(bad, 1, da, &size), AICERT_ERR_INVALID);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -630,6 +692,8 @@ int main(void)
 		T(hashset_tty_draws_one_line_on_a_terminal_and_clears_it),
 		T(modeldir_scan_lists_sorted_paths_with_digests),
 		T(modeldir_scan_refuses_symlink_and_fifo),
+		T(modeldir_manifest_digest_is_sha256sum_of_the_manifest),
+		T(modeldir_manifest_digest_binds_names),
 	};
 
 	return cmocka_run_group_tests_name("hashset", tests, NULL, NULL);
