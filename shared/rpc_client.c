@@ -38,8 +38,10 @@ static int rpc_client_setup(struct rpc_client *c, const char *url,
 	if (rv != 0)
 		return rpc_nng_err(rv, "open socket for", url);
 	c->open = true;
-	/* No timed resend: a mutating call must not run twice. nng still
-	 * resends after a reconnect; the server answers that from its cache. */
+	/* No timed resend: a mutating call must not run twice. (With none, nng
+	 * 1.5 also fails a call whose connection drops with a reset rather than
+	 * resending it; a caller that calls again with the same request id is
+	 * answered from the server's resend cache.) */
 	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, max_reply + 4096);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 10);

@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -15,6 +19,7 @@
 
 #include "aicert.pb-c.h"
 #include "err.h"
+#include "log.h"
 #include "rpc.h"
 #include "rpc_internal.h"
 
@@ -27,11 +32,18 @@ struct rpc_listener {
 	nng_socket sock;
 	bool open;
 	bool local;
+	char *url;
+	nng_listener lst;
 	nng_tls_config *tls;
 	pthread_t *threads;
 	nng_aio **aios; /* one per worker: stopping it ends the worker */
 	unsigned nthreads;
 	atomic_bool stopping;
+	/* ipc:// only: the watchdog (rpc_ipc_watchdog) */
+	bool watching;
+	pthread_t watchdog;
+	pthread_mutex_t watch_mu;
+	pthread_cond_t watch_cond;
 };
 
 struct rpc_worker_arg {
@@ -485,15 +497,194 @@ static void *rpc_worker(void *arg)
 	return NULL;
 }
 
+/* Creates and starts l's nng listener on l->url. */
+static int rpc_listener_start(struct rpc_listener *l)
+{
+	int rv;
+
+	rv = nng_listener_create(&l->lst, l->sock, l->url);
+	if (rv != 0)
+		return rpc_nng_err(rv, "listen on", l->url);
+	if (l->tls) {
+		rv = nng_listener_set_ptr(l->lst, NNG_OPT_TLS_CONFIG, l->tls);
+		if (rv != 0)
+			return rpc_nng_err(rv, "TLS configuration for", l->url);
+	}
+	if (strncmp(l->url, "ipc://", 6) == 0) {
+		/* Owner and group: the executor reaches the agent through the
+		 * group; the directory's mode decides who else may. */
+		nng_listener_set_int(l->lst, NNG_OPT_IPC_PERMISSIONS, 0660);
+	}
+	rv = nng_listener_start(l->lst, 0);
+	if (rv != 0)
+		return rpc_nng_err(rv, "listen on", l->url);
+	return 0;
+}
+
+#define RPC_WATCHDOG_PERIOD_MS 1000
+#define RPC_WATCHDOG_PROBE_MS  5000
+
+/* The sum of l's listener's statistics named (UINT64_MAX when nng has none). */
+static uint64_t rpc_listener_stats(struct rpc_listener *l, const char *const *names, size_t n)
+{
+	nng_stat *all = NULL, *ls;
+	uint64_t sum = 0;
+
+	if (nng_stats_get(&all) != 0)
+		return UINT64_MAX;
+	ls = nng_stat_find_listener(all, l->lst);
+	for (size_t i = 0; i < n; i++) {
+		nng_stat *st = ls ? nng_stat_find(ls, names[i]) : NULL;
+
+		if (!st) {
+			sum = UINT64_MAX;
+			break;
+		}
+		sum += nng_stat_value(st);
+	}
+	nng_stats_free(all);
+	return sum;
+}
+
+static uint64_t rpc_ms_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Whether l still accepts: a connection of the watchdog's own does the SP
+ * handshake as a req0 peer, and the listener must count it (or any other)
+ * as accepted within RPC_WATCHDOG_PROBE_MS. A stuck listener still does the
+ * handshake, but never hands the connection over. */
+static bool rpc_ipc_accepts(struct rpc_listener *l)
+{
+	static const uint8_t req0[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	static const char *const accept[] = {"accept"};
+	const char *path = l->url + strlen("ipc://");
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {RPC_WATCHDOG_PROBE_MS / 1000, 0};
+	uint64_t before = rpc_listener_stats(l, accept, 1), start = rpc_ms_now();
+	bool accepted = false;
+	uint8_t peer[8];
+	int fd;
+
+	if (before == UINT64_MAX || strlen(path) >= sizeof(sun.sun_path))
+		return true; /* nothing to learn */
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+	    send(fd, req0, sizeof(req0), MSG_NOSIGNAL) == sizeof(req0) &&
+	    recv(fd, peer, sizeof(peer), MSG_WAITALL) == sizeof(peer)) {
+		while (!atomic_load(&l->stopping) && rpc_ms_now() - start < RPC_WATCHDOG_PROBE_MS) {
+			uint64_t now = rpc_listener_stats(l, accept, 1);
+
+			if (now == UINT64_MAX || now > before) {
+				accepted = true;
+				break;
+			}
+			usleep(10000);
+		}
+	}
+	close(fd);
+	return accepted || atomic_load(&l->stopping);
+}
+
+/* nng 1.5's ipc listener stops accepting for good when a peer hangs up
+ * during the SP handshake (nanomsg/nng#1518, fixed in nng 1.6; Debian 12
+ * ships 1.5.2): any process allowed to connect could cut the service off
+ * with connect() and close(). nng counts such a failure among the
+ * listener's errors (with the errors of its connections). Once a second the
+ * watchdog looks; when the count rose, it checks that the listener still
+ * accepts (rpc_ipc_accepts), and replaces one that does not by a new one on
+ * the same path. The stuck listener's connections close with it: a call in
+ * flight there fails with a reset, and its caller may call again (a
+ * mutating call resent with its request id is answered from the resend
+ * cache). nng 1.5 never frees the stuck listener itself, a few KiB each
+ * time. */
+static void *rpc_ipc_watchdog(void *arg)
+{
+	static const char *const errors[] = {"other", "canceled"};
+	struct rpc_listener *l = arg;
+	uint64_t seen = 0;
+
+	pthread_mutex_lock(&l->watch_mu);
+	while (!atomic_load(&l->stopping)) {
+		struct timespec until;
+		bool accepts;
+		uint64_t n;
+		int r;
+
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += RPC_WATCHDOG_PERIOD_MS / 1000;
+		pthread_cond_timedwait(&l->watch_cond, &l->watch_mu, &until);
+		n = rpc_listener_stats(l, errors, 2);
+		if (atomic_load(&l->stopping) || n == UINT64_MAX || n == seen)
+			continue;
+		pthread_mutex_unlock(&l->watch_mu);
+		accepts = rpc_ipc_accepts(l);
+		/* The probe's own hang-up counts as an error too: let nng see it
+		 * before taking the count, or every probe would call the next. */
+		usleep(100000);
+		seen = rpc_listener_stats(l, errors, 2);
+		pthread_mutex_lock(&l->watch_mu);
+		if (accepts || atomic_load(&l->stopping))
+			continue;
+		nng_listener_close(l->lst);
+		seen = 0;
+		r = rpc_listener_start(l);
+		if (r == 0)
+			log_warn("%s stopped accepting connections after a peer hung up during the "
+				 "handshake (nng#1518); listening anew",
+				 l->url);
+		else
+			log_err("%s stopped accepting connections (nng#1518); listening anew: %s",
+				l->url, err_msg(r));
+	}
+	pthread_mutex_unlock(&l->watch_mu);
+	return NULL;
+}
+
+static int rpc_watchdog_start(struct rpc_listener *l)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&l->watch_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&l->watch_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&l->watchdog, NULL, rpc_ipc_watchdog, l) != 0) {
+		pthread_cond_destroy(&l->watch_cond);
+		pthread_mutex_destroy(&l->watch_mu);
+		return err_set(AICERT_ERR_NOMEM, "cannot start the listener's watchdog");
+	}
+	l->watching = true;
+	return 0;
+}
+
 static void rpc_listener_free(struct rpc_listener *l)
 {
 	if (!l)
 		return;
+	atomic_store(&l->stopping, true);
+	if (l->watching) {
+		pthread_mutex_lock(&l->watch_mu);
+		pthread_cond_signal(&l->watch_cond);
+		pthread_mutex_unlock(&l->watch_mu);
+		pthread_join(l->watchdog, NULL);
+		pthread_cond_destroy(&l->watch_cond);
+		pthread_mutex_destroy(&l->watch_mu);
+	}
 	/* Workers first, while the socket is open: stopping an aio aborts its
 	 * pending receive and makes every later operation on it fail, so each
 	 * worker leaves its loop, closes its context and exits. Only then is
 	 * the socket closed (nng 1.5's nng_close races nng_ctx_send). */
-	atomic_store(&l->stopping, true);
 	for (unsigned i = 0; i < l->nthreads; i++)
 		nng_aio_stop(l->aios[i]);
 	for (unsigned i = 0; i < l->nthreads; i++)
@@ -506,39 +697,31 @@ static void rpc_listener_free(struct rpc_listener *l)
 	free(l->threads);
 	if (l->tls)
 		nng_tls_config_free(l->tls);
+	free(l->url);
 	free(l);
 }
 
 static int rpc_listener_open(struct rpc_listener *l, const char *url, const struct rpc_tls *tls)
 {
-	nng_listener lst;
 	int rv, r;
 
+	l->url = strdup(url);
+	if (!l->url)
+		return AICERT_ERR_NOMEM;
 	rv = nng_rep0_open(&l->sock);
 	if (rv != 0)
 		return rpc_nng_err(rv, "open socket for", url);
 	l->open = true;
 	nng_socket_set_size(l->sock, NNG_OPT_RECVMAXSZ, RPC_HARD_MAX_BYTES);
-	rv = nng_listener_create(&lst, l->sock, url);
-	if (rv != 0)
-		return rpc_nng_err(rv, "listen on", url);
 	if (strncmp(url, "tls+tcp://", 10) == 0) {
 		r = rpc_tls_config(tls, true, &l->tls);
 		if (r < 0)
 			return r;
-		rv = nng_listener_set_ptr(lst, NNG_OPT_TLS_CONFIG, l->tls);
-		if (rv != 0)
-			return rpc_nng_err(rv, "TLS configuration for", url);
 	}
-	if (strncmp(url, "ipc://", 6) == 0) {
-		/* Owner and group: the executor reaches the agent through the
-		 * group; the directory's mode decides who else may. */
-		nng_listener_set_int(lst, NNG_OPT_IPC_PERMISSIONS, 0660);
-	}
-	rv = nng_listener_start(lst, 0);
-	if (rv != 0)
-		return rpc_nng_err(rv, "listen on", url);
-	return 0;
+	r = rpc_listener_start(l);
+	if (r == 0 && strncmp(url, "ipc://", 6) == 0)
+		r = rpc_watchdog_start(l);
+	return r;
 }
 
 int rpc_server_listen(struct rpc_server *s, const char *url, const struct rpc_tls *tls, bool local,
