@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -118,62 +120,96 @@ void rpc_reply_capture(const ProtobufCMessage *msg, void *closure_data)
 	rep->msg = (ProtobufCMessage *)msg;
 }
 
-/* One request out, one reply back, on a context of its own. */
-static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, uint8_t **reply,
-			 size_t *reply_len)
+static uint64_t rpc_client_now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* One request out, one reply back, on a context of its own, within
+ * timeout_ms. The nng error, or 0 with the reply. */
+static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t len,
+			      uint32_t timeout_ms, nng_msg **reply)
 {
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
 	nng_ctx ctx;
-	int rv, r = 0;
+	int rv;
 
 	rv = nng_ctx_open(&ctx, c->sock);
 	if (rv != 0)
-		return rpc_nng_err(rv, "call", c->url);
+		return rv;
 	rv = nng_aio_alloc(&aio, NULL, NULL);
 	if (rv == 0)
 		rv = nng_msg_alloc(&msg, 0);
 	if (rv == 0)
 		rv = nng_msg_append(msg, buf, len);
-	if (rv != 0) {
-		r = rpc_nng_err(rv, "call", c->url);
-		goto out;
+	if (rv == 0) {
+		nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
+		nng_aio_set_msg(aio, msg);
+		nng_ctx_send(ctx, aio);
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
 	}
-	nng_aio_set_timeout(aio, (nng_duration)c->timeout_ms);
-	nng_aio_set_msg(aio, msg);
-	nng_ctx_send(ctx, aio);
-	nng_aio_wait(aio);
-	rv = nng_aio_result(aio);
-	if (rv != 0) {
-		r = rpc_nng_err(rv, "send to", c->url);
-		goto out;
+	if (rv == 0) {
+		msg = NULL; /* the socket owns it now */
+		nng_ctx_recv(ctx, aio);
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
 	}
-	msg = NULL; /* the socket owns it now */
-	nng_ctx_recv(ctx, aio);
-	nng_aio_wait(aio);
-	rv = nng_aio_result(aio);
-	if (rv != 0) {
-		r = rv == NNG_ETIMEDOUT
-			    ? err_set(AICERT_ERR_TIMEOUT, "no reply from %s within %u ms", c->url,
-				      c->timeout_ms)
-			    : rpc_nng_err(rv, "receive from", c->url);
-		goto out;
-	}
-	msg = nng_aio_get_msg(aio);
-	*reply = malloc(nng_msg_len(msg) ? nng_msg_len(msg) : 1);
-	if (!*reply) {
-		r = AICERT_ERR_NOMEM;
-		goto out;
-	}
-	if (nng_msg_len(msg))
-		memcpy(*reply, nng_msg_body(msg), nng_msg_len(msg));
-	*reply_len = nng_msg_len(msg);
-out:
+	if (rv == 0)
+		*reply = nng_aio_get_msg(aio);
 	if (msg)
 		nng_msg_free(msg);
 	nng_aio_free(aio);
 	nng_ctx_close(ctx);
-	return r;
+	return rv;
+}
+
+/* The request, and its reply, within the client's timeout. A connection
+ * that drops with the call in flight (nng 1.5 then fails the call with a
+ * reset rather than resending it) gets the same bytes again, while time is
+ * left: the request id is the same, so the server answers a mutating call
+ * it already ran from its resend cache; the other calls only read. */
+static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, uint8_t **reply,
+			 size_t *reply_len)
+{
+	uint64_t start = rpc_client_now_ms(), spent = 0;
+	uint32_t pause_ms = 10;
+	nng_msg *msg = NULL;
+	int rv;
+
+	/* nng would drop the connection without a word */
+	if (len > RPC_HARD_MAX_BYTES)
+		return err_set(AICERT_ERR_TOO_BIG,
+			       "a request of %zu bytes to %s, at most %u possible", len, c->url,
+			       RPC_HARD_MAX_BYTES);
+	for (;;) {
+		rv = rpc_roundtrip_once(c, buf, len, c->timeout_ms - (uint32_t)spent, &msg);
+		spent = rpc_client_now_ms() - start;
+		if (rv != NNG_ECONNRESET || spent + pause_ms >= c->timeout_ms)
+			break;
+		usleep(pause_ms * 1000);
+		spent += pause_ms;
+		pause_ms = pause_ms < 500 ? pause_ms * 2 : 500;
+	}
+	if (rv == NNG_ETIMEDOUT)
+		return err_set(AICERT_ERR_TIMEOUT, "no reply from %s within %u ms", c->url,
+			       c->timeout_ms);
+	if (rv != 0)
+		return rpc_nng_err(rv, "call", c->url);
+	*reply = malloc(nng_msg_len(msg) ? nng_msg_len(msg) : 1);
+	if (!*reply) {
+		nng_msg_free(msg);
+		return AICERT_ERR_NOMEM;
+	}
+	if (nng_msg_len(msg))
+		memcpy(*reply, nng_msg_body(msg), nng_msg_len(msg));
+	*reply_len = nng_msg_len(msg);
+	nng_msg_free(msg);
+	return 0;
 }
 
 int rpc_client_send_bytes(struct rpc_client *c, const uint8_t *buf, size_t len, uint8_t **reply,

@@ -522,7 +522,7 @@ static int rpc_listener_start(struct rpc_listener *l)
 }
 
 #define RPC_WATCHDOG_PERIOD_MS 1000
-#define RPC_WATCHDOG_PROBE_MS  5000
+#define RPC_WATCHDOG_PROBE_MS  2000
 
 /* The sum of l's listener's statistics named (UINT64_MAX when nng has none). */
 static uint64_t rpc_listener_stats(struct rpc_listener *l, const char *const *names, size_t n)
