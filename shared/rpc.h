@@ -68,8 +68,8 @@ int rpc_server_set_flags(struct rpc_server *s, const char *method, unsigned flag
 /* A peer that sends requests and never reads the replies would hold a
  * worker for as long as it liked: nng's send waits for the connection to
  * drain. A reply that its connection has not taken within ms (default
- * RPC_REPLY_SEND_MS; 0 waits without limit) closes that connection instead.
- * Set before listening. */
+ * RPC_REPLY_SEND_MS; 0 waits without limit) is dropped instead, and that
+ * connection gets no more answers. Set before listening. */
 void rpc_server_set_reply_timeout(struct rpc_server *s, uint32_t ms);
 
 /* Starts listening with `workers` threads serving calls concurrently.

@@ -1,5 +1,6 @@
 /* The RPC client: one nng req socket, a context per call, and a
  * ProtobufCService whose invoke runs the call synchronously. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,10 +129,11 @@ static uint64_t rpc_client_now_ms(void)
 	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-/* One request out, one reply back, on a context of its own, within
- * timeout_ms. The nng error, or 0 with the reply. */
+/* One request out, one reply back, on a context of its own: the request
+ * handed to a connection within send_ms (*sent then true), the reply within
+ * recv_ms. The nng error, or 0 with the reply. */
 static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t len,
-			      uint32_t timeout_ms, nng_msg **reply)
+			      uint32_t send_ms, uint32_t recv_ms, bool *sent, nng_msg **reply)
 {
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
@@ -147,14 +149,16 @@ static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t l
 	if (rv == 0)
 		rv = nng_msg_append(msg, buf, len);
 	if (rv == 0) {
-		nng_aio_set_timeout(aio, (nng_duration)timeout_ms);
+		nng_aio_set_timeout(aio, (nng_duration)send_ms);
 		nng_aio_set_msg(aio, msg);
 		nng_ctx_send(ctx, aio);
 		nng_aio_wait(aio);
 		rv = nng_aio_result(aio);
 	}
+	*sent = rv == 0;
 	if (rv == 0) {
 		msg = NULL; /* the socket owns it now */
+		nng_aio_set_timeout(aio, (nng_duration)recv_ms);
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);
 		rv = nng_aio_result(aio);
@@ -170,15 +174,19 @@ static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t l
 
 /* The request, and its reply, within the client's timeout. A connection
  * that drops with the call in flight (nng 1.5 then fails the call with a
- * reset rather than resending it) gets the same bytes again, while time is
- * left: the request id is the same, so the server answers a mutating call
- * it already ran from its resend cache; the other calls only read. */
+ * reset rather than resending it) gets the same bytes once more, if a new
+ * connection comes up within RPC_RECONNECT_MS and time is left: the request
+ * id is the same, so the server answers a mutating call it already ran
+ * from its resend cache; the other calls only read. A server that is gone
+ * fails the call with the reset. */
+#define RPC_RECONNECT_MS 3000
+
 static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, uint8_t **reply,
 			 size_t *reply_len)
 {
-	uint64_t start = rpc_client_now_ms(), spent = 0;
-	uint32_t pause_ms = 10;
+	uint64_t start = rpc_client_now_ms(), spent;
 	nng_msg *msg = NULL;
+	bool sent;
 	int rv;
 
 	/* nng would drop the connection without a word */
@@ -186,14 +194,20 @@ static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, u
 		return err_set(AICERT_ERR_TOO_BIG,
 			       "a request of %zu bytes to %s, at most %u possible", len, c->url,
 			       RPC_HARD_MAX_BYTES);
-	for (;;) {
-		rv = rpc_roundtrip_once(c, buf, len, c->timeout_ms - (uint32_t)spent, &msg);
-		spent = rpc_client_now_ms() - start;
-		if (rv != NNG_ECONNRESET || spent + pause_ms >= c->timeout_ms)
-			break;
-		usleep(pause_ms * 1000);
-		spent += pause_ms;
-		pause_ms = pause_ms < 500 ? pause_ms * 2 : 500;
+	rv = rpc_roundtrip_once(c, buf, len, c->timeout_ms, c->timeout_ms, &sent, &msg);
+	spent = rpc_client_now_ms() - start + 10;
+	if (rv == NNG_ECONNRESET && spent < c->timeout_ms) {
+		uint32_t left = c->timeout_ms - (uint32_t)spent;
+
+		usleep(10000);
+		rv = rpc_roundtrip_once(c, buf, len,
+					left < RPC_RECONNECT_MS ? left : RPC_RECONNECT_MS, left,
+					&sent, &msg);
+		if (rv == NNG_ETIMEDOUT && !sent)
+			return err_set(AICERT_ERR_UNAVAILABLE,
+				       "%s dropped the connection, and none came up again within "
+				       "%u ms",
+				       c->url, left < RPC_RECONNECT_MS ? left : RPC_RECONNECT_MS);
 	}
 	if (rv == NNG_ETIMEDOUT)
 		return err_set(AICERT_ERR_TIMEOUT, "no reply from %s within %u ms", c->url,

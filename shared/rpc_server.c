@@ -24,8 +24,9 @@
 #include "rpc_internal.h"
 
 /* Replies of mutating calls kept for answering resends. */
-#define RPC_DEDUPE_SLOTS 256
-#define RPC_STATUS_UNSET UINT32_MAX
+#define RPC_DEDUPE_SLOTS  256
+#define RPC_STATUS_UNSET  UINT32_MAX
+#define RPC_STALLED_PIPES 64
 
 struct rpc_listener {
 	struct rpc_server *srv;
@@ -39,6 +40,10 @@ struct rpc_listener {
 	nng_aio **aios; /* one per worker: stopping it ends the worker */
 	unsigned nthreads;
 	atomic_bool stopping;
+	/* connections that let a reply wait too long (rpc_worker_reply) */
+	pthread_mutex_t stalled_mu;
+	uint32_t stalled[RPC_STALLED_PIPES];
+	unsigned next_stalled;
 	/* ipc:// only: the watchdog (rpc_ipc_watchdog) */
 	bool watching;
 	pthread_t watchdog;
@@ -433,8 +438,25 @@ void rpc_server_set_reply_timeout(struct rpc_server *s, uint32_t ms)
 	s->reply_send_ms = ms;
 }
 
-/* Hands the reply to the connection the request came on; one that does not
- * take it in time is closed (rpc_server_set_reply_timeout). */
+/* Whether pipe is one that let a reply wait past the reply timeout. */
+static bool rpc_pipe_stalled(struct rpc_listener *l, nng_pipe pipe)
+{
+	uint32_t id = (uint32_t)nng_pipe_id(pipe);
+	bool found = false;
+
+	pthread_mutex_lock(&l->stalled_mu);
+	for (size_t i = 0; i < RPC_STALLED_PIPES && !found; i++)
+		found = id != 0 && l->stalled[i] == id;
+	pthread_mutex_unlock(&l->stalled_mu);
+	return found;
+}
+
+/* Hands the reply to the connection the request came on. A connection that
+ * does not take it in time (rpc_server_set_reply_timeout) gets no more
+ * answers: its later requests are dropped unread. It is not closed, for
+ * nng 1.5 never finishes stopping a connection whose send is blocked (its
+ * reaper, shared by every socket of the process, would hang); it goes when
+ * its peer does. */
 static void rpc_worker_reply(struct rpc_listener *l, nng_ctx ctx, nng_aio *aio, nng_pipe pipe,
 			     const uint8_t *buf, size_t len)
 {
@@ -456,8 +478,11 @@ static void rpc_worker_reply(struct rpc_listener *l, nng_ctx ctx, nng_aio *aio, 
 	rv = nng_aio_result(aio);
 	if (rv != 0)
 		nng_msg_free(msg);
-	if (rv == NNG_ETIMEDOUT)
-		nng_pipe_close(pipe);
+	if (rv == NNG_ETIMEDOUT && !rpc_pipe_stalled(l, pipe)) {
+		pthread_mutex_lock(&l->stalled_mu);
+		l->stalled[l->next_stalled++ % RPC_STALLED_PIPES] = (uint32_t)nng_pipe_id(pipe);
+		pthread_mutex_unlock(&l->stalled_mu);
+	}
 }
 
 static void *rpc_worker(void *arg)
@@ -486,6 +511,10 @@ static void *rpc_worker(void *arg)
 			continue;
 		msg = nng_aio_get_msg(aio);
 		pipe = nng_msg_get_pipe(msg);
+		if (rpc_pipe_stalled(l, pipe)) {
+			nng_msg_free(msg);
+			continue;
+		}
 		rv = rpc_server_handle(l, nng_msg_body(msg), nng_msg_len(msg), &out, &out_len);
 		nng_msg_free(msg);
 		if (rv == 0)
@@ -698,6 +727,7 @@ static void rpc_listener_free(struct rpc_listener *l)
 	if (l->tls)
 		nng_tls_config_free(l->tls);
 	free(l->url);
+	pthread_mutex_destroy(&l->stalled_mu);
 	free(l);
 }
 
@@ -741,6 +771,7 @@ int rpc_server_listen(struct rpc_server *s, const char *url, const struct rpc_tl
 	if (!l)
 		return AICERT_ERR_NOMEM;
 	l->srv = s;
+	pthread_mutex_init(&l->stalled_mu, NULL);
 	l->local = local;
 	r = rpc_listener_open(l, url, tls);
 	if (r < 0)

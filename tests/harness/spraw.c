@@ -70,18 +70,3 @@ int spraw_ipc_send(int fd, uint32_t id, const uint8_t *body, size_t len, size_t 
 	}
 	return 0;
 }
-
-int spraw_wait_closed(int fd)
-{
-	uint8_t buf[65536];
-	ssize_t n;
-
-	for (;;) {
-		errno = 0;
-		n = read(fd, buf, sizeof(buf));
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return 0;
-		if (n < 0 && errno != EINTR)
-			return -1;
-	}
-}

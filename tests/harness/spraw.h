@@ -19,8 +19,4 @@ int spraw_ipc_connect(const char *url);
  * that went out. */
 int spraw_ipc_send(int fd, uint32_t id, const uint8_t *body, size_t len, size_t *sent);
 
-/* Reads (and discards) until the peer closes: 0 at end of file or a
- * reset, -1 with errno EAGAIN when nothing came for 5 s. */
-int spraw_wait_closed(int fd);
-
 #endif

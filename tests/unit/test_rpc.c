@@ -457,9 +457,10 @@ static void rpc_concurrent_callers_get_their_own_replies(void **state)
 
 /* A peer that sends requests and never reads the replies: once a reply has
  * waited for its connection longer than the reply timeout, that connection
- * is closed, and other callers are served meanwhile. Each of the 16 quotes
- * echoes 64 KiB: 1 MiB of replies, more than the socket buffers hold. */
-static void rpc_peer_that_never_reads_is_dropped(void **state)
+ * gets no more answers, and other callers are served. Each of the 16
+ * quotes echoes 64 KiB: 1 MiB of replies, more than the socket buffers
+ * hold; with no timeout the other caller waits for good. */
+static void rpc_peer_that_never_reads_is_ignored(void **state)
 {
 	Aicert__V1__QuoteRequest q = AICERT__V1__QUOTE_REQUEST__INIT;
 	Aicert__V1__Request req = AICERT__V1__REQUEST__INIT;
@@ -502,7 +503,6 @@ static void rpc_peer_that_never_reads_is_dropped(void **state)
 	call_health(c, &rep);
 	assert_non_null(rep.msg);
 	protobuf_c_message_free_unpacked(rep.msg, NULL);
-	assert_int_equal(spraw_wait_closed(fd), 0);
 
 	close(fd);
 	rpc_client_free(c);
@@ -552,6 +552,54 @@ static void rpc_ipc_listener_survives_dial_and_drop(void **state)
 	protobuf_c_message_free_unpacked(rep.msg, NULL);
 	rpc_client_free(c);
 	rpc_server_free(srv);
+	unlink(sock);
+	rmdir(dir);
+}
+
+static void *free_server_soon(void *srv)
+{
+	usleep(100000);
+	rpc_server_free(srv);
+	return NULL;
+}
+
+/* A server that goes away with a call in flight: the client sends the call
+ * once more only if a connection comes back, and otherwise fails it within
+ * seconds, not at the end of its 20 s deadline. */
+static void rpc_call_to_a_server_gone_fails_soon(void **state)
+{
+	Aicert__V1__QuoteRequest req = AICERT__V1__QUOTE_REQUEST__INIT;
+	struct rpc_client_opts opts = {.timeout_ms = 20000};
+	char dir[] = "/tmp/aicert-rpc-XXXXXX", url[128], sock[96];
+	struct rpc_reply rep = RPC_REPLY_INIT;
+	uint8_t delay = 40; /* 400 ms */
+	struct rpc_server *srv;
+	struct rpc_client *c;
+	struct timespec t0, t1;
+	pthread_t th;
+	double s;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/s.sock", dir);
+	snprintf(url, sizeof(url), "ipc://%s", sock);
+	assert_int_equal(rpc_server_new(&test_service.base, &srv), 0);
+	assert_int_equal(rpc_server_listen(srv, url, NULL, false, 1), 0);
+	assert_int_equal(rpc_client_dial(url, &aicert__v1__agent__descriptor, &opts, &c), 0);
+	req.qualifying_data.data = &delay;
+	req.qualifying_data.len = 1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(pthread_create(&th, NULL, free_server_soon, srv), 0);
+	aicert__v1__agent__quote(rpc_client_service(c), &req,
+				 (Aicert__V1__QuoteReply_Closure)rpc_reply_capture, &rep);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_null(rep.msg);
+	assert_int_equal(rep.err, AICERT_ERR_UNAVAILABLE);
+	print_message("failed after %.1f s: %s\n", s, err_msg(rep.err));
+	assert_true(s < 10);
+	rpc_client_free(c);
 	unlink(sock);
 	rmdir(dir);
 }
@@ -626,8 +674,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(rpc_client_timeout_is_deadline_exceeded, setup,
 						teardown),
 		cmocka_unit_test(rpc_unreachable_server_times_out),
-		cmocka_unit_test(rpc_peer_that_never_reads_is_dropped),
+		cmocka_unit_test(rpc_peer_that_never_reads_is_ignored),
 		cmocka_unit_test(rpc_ipc_listener_survives_dial_and_drop),
+		cmocka_unit_test(rpc_call_to_a_server_gone_fails_soon),
 		cmocka_unit_test_setup_teardown(rpc_concurrent_callers_get_their_own_replies, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(rpc_urls_are_checked, setup, teardown),
