@@ -224,13 +224,25 @@ int modeldir_manifest_digest(const struct modeldir_file *files, size_t n, uint8_
 	int r = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		size_t ok = strcspn(files[i].path, "\n\r\\");
+		const char *path = files[i].path;
+		size_t ok = strcspn(path, "\n\r\\");
+		char shown[68];
 
-		if (files[i].path[ok] != '\0')
+		if (strcmp(path, "-") == 0)
 			return err_set(AICERT_ERR_INVALID,
-				       "'%.*s…': a file name with a newline, carriage return or "
-				       "backslash has no line in a manifest",
-				       (int)ok, files[i].path);
+				       "a file named '-' has no line in a manifest (sha256sum "
+				       "reads '-' as its standard input)");
+		if (path[ok] == '\0')
+			continue;
+		/* what comes before the offending byte, printable and short */
+		snprintf(shown, sizeof(shown), "%.*s", (int)(ok < 64 ? ok : 64), path);
+		for (char *p = shown; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+		return err_set(AICERT_ERR_INVALID,
+			       "'%s…': a file name with a newline, carriage return or backslash "
+			       "has no line in a manifest",
+			       shown);
 	}
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {

@@ -32,7 +32,9 @@ int modeldir_root(const struct modeldir_file *files, size_t n, uint8_t root[32],
  * SHA-256 of its manifest, one line "HEX  PATH\n" per file in path order,
  * exactly what `sha256sum` prints for the files (LC_ALL=C sort of the
  * paths). A name with a newline, carriage return or backslash, which
- * sha256sum would escape, is refused. Also the files' total size. */
+ * sha256sum would escape, is refused, and so is a file named "-" at the
+ * top, which sha256sum reads as its standard input. Also the files' total
+ * size. */
 int modeldir_manifest_digest(const struct modeldir_file *files, size_t n, uint8_t out[32],
 			     uint64_t *size);
 

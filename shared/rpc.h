@@ -72,6 +72,12 @@ int rpc_server_set_flags(struct rpc_server *s, const char *method, unsigned flag
  * connection gets no more answers. Set before listening. */
 void rpc_server_set_reply_timeout(struct rpc_server *s, uint32_t ms);
 
+/* How many times a watchdog replaced an ipc:// listener that nng 1.5 had
+ * stopped (nanomsg/nng#1518; see rpc_server.c). After 64 on one listener,
+ * the process exits with status 1, for its supervisor to start it afresh:
+ * nng keeps what each stuck listener held, descriptors included. */
+unsigned rpc_server_relistens(struct rpc_server *s);
+
 /* Starts listening with `workers` threads serving calls concurrently.
  * local marks a trusted local socket and requires an ipc:// or inproc:// URL.
  * tls+tcp:// requires tls with all three files, and the peer must present a

@@ -83,6 +83,8 @@ int rpc_client_dial(const char *url, const ProtobufCServiceDescriptor *desc,
 	c->service.descriptor = desc;
 	c->service.invoke = rpc_client_invoke;
 	c->timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms : RPC_DEFAULT_DEADLINE_MS;
+	if (c->timeout_ms > RPC_MAX_DEADLINE_MS)
+		c->timeout_ms = RPC_MAX_DEADLINE_MS;
 	c->url = strdup(url);
 	if (!c->url) {
 		rpc_client_free(c);
@@ -130,11 +132,12 @@ static uint64_t rpc_client_now_ms(void)
 }
 
 /* One request out, one reply back, on a context of its own: the request
- * handed to a connection within send_ms (*sent then true), the reply within
- * recv_ms. The nng error, or 0 with the reply. */
+ * handed to a connection within send_ms (*sent then true), the reply by
+ * deadline (rpc_client_now_ms() time). The nng error, or 0 with the reply. */
 static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t len,
-			      uint32_t send_ms, uint32_t recv_ms, bool *sent, nng_msg **reply)
+			      uint32_t send_ms, uint64_t deadline, bool *sent, nng_msg **reply)
 {
+	uint64_t now;
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
 	nng_ctx ctx;
@@ -158,7 +161,8 @@ static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t l
 	*sent = rv == 0;
 	if (rv == 0) {
 		msg = NULL; /* the socket owns it now */
-		nng_aio_set_timeout(aio, (nng_duration)recv_ms);
+		now = rpc_client_now_ms();
+		nng_aio_set_timeout(aio, now < deadline ? (nng_duration)(deadline - now) : 1);
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);
 		rv = nng_aio_result(aio);
@@ -184,30 +188,31 @@ static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t l
 static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, uint8_t **reply,
 			 size_t *reply_len)
 {
-	uint64_t start = rpc_client_now_ms(), spent;
+	uint64_t start = rpc_client_now_ms(), deadline = start + c->timeout_ms, now;
 	nng_msg *msg = NULL;
 	bool sent;
 	int rv;
 
-	/* nng would drop the connection without a word */
-	if (len > RPC_HARD_MAX_BYTES)
+	/* nng would drop the connection without a word (its limit counts the
+	 * 4-byte request id it puts in front) */
+	if (len + 4 > RPC_HARD_MAX_BYTES)
 		return err_set(AICERT_ERR_TOO_BIG,
 			       "a request of %zu bytes to %s, at most %u possible", len, c->url,
-			       RPC_HARD_MAX_BYTES);
-	rv = rpc_roundtrip_once(c, buf, len, c->timeout_ms, c->timeout_ms, &sent, &msg);
-	spent = rpc_client_now_ms() - start + 10;
-	if (rv == NNG_ECONNRESET && spent < c->timeout_ms) {
-		uint32_t left = c->timeout_ms - (uint32_t)spent;
+			       RPC_HARD_MAX_BYTES - 4);
+	rv = rpc_roundtrip_once(c, buf, len, c->timeout_ms, deadline, &sent, &msg);
+	now = rpc_client_now_ms();
+	if (rv == NNG_ECONNRESET && now + 10 < deadline) {
+		uint32_t wait = deadline - now - 10 < RPC_RECONNECT_MS
+					? (uint32_t)(deadline - now - 10)
+					: RPC_RECONNECT_MS;
 
 		usleep(10000);
-		rv = rpc_roundtrip_once(c, buf, len,
-					left < RPC_RECONNECT_MS ? left : RPC_RECONNECT_MS, left,
-					&sent, &msg);
+		rv = rpc_roundtrip_once(c, buf, len, wait, deadline, &sent, &msg);
 		if (rv == NNG_ETIMEDOUT && !sent)
 			return err_set(AICERT_ERR_UNAVAILABLE,
 				       "%s dropped the connection, and none came up again within "
 				       "%u ms",
-				       c->url, left < RPC_RECONNECT_MS ? left : RPC_RECONNECT_MS);
+				       c->url, wait);
 	}
 	if (rv == NNG_ETIMEDOUT)
 		return err_set(AICERT_ERR_TIMEOUT, "no reply from %s within %u ms", c->url,

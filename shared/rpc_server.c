@@ -49,6 +49,7 @@ struct rpc_listener {
 	pthread_t watchdog;
 	pthread_mutex_t watch_mu;
 	pthread_cond_t watch_cond;
+	atomic_uint relistens;
 };
 
 struct rpc_worker_arg {
@@ -435,7 +436,7 @@ int rpc_server_handle_bytes(struct rpc_server *s, bool local, const uint8_t *buf
 
 void rpc_server_set_reply_timeout(struct rpc_server *s, uint32_t ms)
 {
-	s->reply_send_ms = ms;
+	s->reply_send_ms = ms < RPC_MAX_DEADLINE_MS ? ms : RPC_MAX_DEADLINE_MS;
 }
 
 /* Whether pipe is one that let a reply wait past the reply timeout. */
@@ -536,8 +537,10 @@ static int rpc_listener_start(struct rpc_listener *l)
 		return rpc_nng_err(rv, "listen on", l->url);
 	if (l->tls) {
 		rv = nng_listener_set_ptr(l->lst, NNG_OPT_TLS_CONFIG, l->tls);
-		if (rv != 0)
+		if (rv != 0) {
+			nng_listener_close(l->lst);
 			return rpc_nng_err(rv, "TLS configuration for", l->url);
+		}
 	}
 	if (strncmp(l->url, "ipc://", 6) == 0) {
 		/* Owner and group: the executor reaches the agent through the
@@ -545,13 +548,16 @@ static int rpc_listener_start(struct rpc_listener *l)
 		nng_listener_set_int(l->lst, NNG_OPT_IPC_PERMISSIONS, 0660);
 	}
 	rv = nng_listener_start(l->lst, 0);
-	if (rv != 0)
+	if (rv != 0) {
+		nng_listener_close(l->lst);
 		return rpc_nng_err(rv, "listen on", l->url);
+	}
 	return 0;
 }
 
-#define RPC_WATCHDOG_PERIOD_MS 1000
-#define RPC_WATCHDOG_PROBE_MS  2000
+#define RPC_WATCHDOG_PERIOD_MS     1000
+#define RPC_WATCHDOG_MAX_RELISTENS 64
+#define RPC_WATCHDOG_PROBE_MS      2000
 
 /* The sum of l's listener's statistics named (UINT64_MAX when nng has none). */
 static uint64_t rpc_listener_stats(struct rpc_listener *l, const char *const *names, size_t n)
@@ -631,42 +637,57 @@ static bool rpc_ipc_accepts(struct rpc_listener *l)
  * listener's errors (with the errors of its connections). Once a second the
  * watchdog looks; when the count rose, it checks that the listener still
  * accepts (rpc_ipc_accepts), and replaces one that does not by a new one on
- * the same path. The stuck listener's connections close with it: a call in
- * flight there fails with a reset, and its caller may call again (a
- * mutating call resent with its request id is answered from the resend
- * cache). nng 1.5 never frees the stuck listener itself, a few KiB each
- * time. */
+ * the same path (and tries again each second if that fails). The stuck
+ * listener's connections close with it; their callers send again
+ * (rpc_client.c). nng never frees a stuck listener: each keeps its socket
+ * and the connections parked in it, two descriptors or more, so after
+ * RPC_WATCHDOG_MAX_RELISTENS replacements the process exits with status 1,
+ * for its supervisor to start it afresh. */
 static void *rpc_ipc_watchdog(void *arg)
 {
 	static const char *const errors[] = {"other", "canceled"};
 	struct rpc_listener *l = arg;
+	bool listening = true;
 	uint64_t seen = 0;
 
 	pthread_mutex_lock(&l->watch_mu);
 	while (!atomic_load(&l->stopping)) {
 		struct timespec until;
-		bool accepts;
+		bool accepts = true;
 		uint64_t n;
 		int r;
 
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += RPC_WATCHDOG_PERIOD_MS / 1000;
 		pthread_cond_timedwait(&l->watch_cond, &l->watch_mu, &until);
-		n = rpc_listener_stats(l, errors, 2);
-		if (atomic_load(&l->stopping) || n == UINT64_MAX || n == seen)
-			continue;
-		pthread_mutex_unlock(&l->watch_mu);
-		accepts = rpc_ipc_accepts(l);
-		/* The probe's own hang-up counts as an error too: let nng see it
-		 * before taking the count, or every probe would call the next. */
-		usleep(100000);
-		seen = rpc_listener_stats(l, errors, 2);
-		pthread_mutex_lock(&l->watch_mu);
-		if (accepts || atomic_load(&l->stopping))
-			continue;
-		nng_listener_close(l->lst);
-		seen = 0;
+		if (atomic_load(&l->stopping))
+			break;
+		if (listening) {
+			n = rpc_listener_stats(l, errors, 2);
+			if (n == UINT64_MAX || n == seen)
+				continue;
+			pthread_mutex_unlock(&l->watch_mu);
+			accepts = rpc_ipc_accepts(l);
+			/* The probe's own hang-up counts as an error too: let nng
+			 * see it before taking the count, or every probe would
+			 * call the next. */
+			usleep(100000);
+			seen = rpc_listener_stats(l, errors, 2);
+			pthread_mutex_lock(&l->watch_mu);
+			if (accepts || atomic_load(&l->stopping))
+				continue;
+			if (atomic_load(&l->relistens) >= RPC_WATCHDOG_MAX_RELISTENS) {
+				log_err("%s stopped accepting connections (nng#1518) %u times; "
+					"exiting, for a fresh start",
+					l->url, RPC_WATCHDOG_MAX_RELISTENS);
+				_exit(EXIT_FAILURE);
+			}
+			nng_listener_close(l->lst);
+			atomic_fetch_add(&l->relistens, 1);
+			seen = 0;
+		}
 		r = rpc_listener_start(l);
+		listening = r == 0;
 		if (r == 0)
 			log_warn("%s stopped accepting connections after a peer hung up during the "
 				 "handshake (nng#1518); listening anew",
@@ -677,6 +698,15 @@ static void *rpc_ipc_watchdog(void *arg)
 	}
 	pthread_mutex_unlock(&l->watch_mu);
 	return NULL;
+}
+
+unsigned rpc_server_relistens(struct rpc_server *s)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < s->nlisteners; i++)
+		n += atomic_load(&s->listeners[i]->relistens);
+	return n;
 }
 
 static int rpc_watchdog_start(struct rpc_listener *l)

@@ -89,7 +89,7 @@ for f in base.safetensors train.csv eval.csv; do
 	grep -q "$(sha256sum "$EX/$f" | cut -d' ' -f1)" "$W/run1/proof.json" || fail "$f digest"
 done
 code_digest=$(cd "$EX/src" && find . -type f -printf '%P\0' | LC_ALL=C sort -z |
-	xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+	xargs -0r sha256sum -- | sha256sum | cut -d' ' -f1)
 grep -q "$code_digest" "$W/run1/proof.json" || fail "code directory digest"
 no_leftovers
 

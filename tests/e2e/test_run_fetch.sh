@@ -150,7 +150,7 @@ PY
 tree() {
 	local digest files size
 	digest=$(cd "$1" && find . -type f -printf '%P\0' | LC_ALL=C sort -z |
-		xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+		xargs -0r sha256sum -- | sha256sum | cut -d' ' -f1)
 	files=$(find "$1" -type f | wc -l)
 	size=$(find "$1" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
 	echo "$digest:$files:$size"

@@ -625,14 +625,16 @@ static void modeldir_manifest_digest_is_sha256sum_of_the_manifest(void **state)
 	add_file(f, "with space", HASHSET_CHUNK + 1);
 	add_file(f, "caf\xc3\xa9", 1);
 	add_file(f, "empty", 0);
+	add_file(f, "-n", 2);
+	add_file(f, "b/-", 4);
 	assert_int_equal(modeldir_scan(f->dir, &files, &n), 0);
 	assert_int_equal(modeldir_manifest_digest(files, n, digest, &size), 0);
-	assert_int_equal(size, 3 + 10 + HASHSET_CHUNK + 1 + 1);
+	assert_int_equal(size, 3 + 10 + HASHSET_CHUNK + 1 + 1 + 2 + 4);
 	for (size_t i = 0; i < 32; i++)
 		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
 	assert_true(asprintf(&cmd,
 			     "cd '%s' && find . -type f -printf '%%P\\0' | LC_ALL=C sort -z | "
-			     "xargs -0 sha256sum | sha256sum",
+			     "xargs -0r sha256sum -- | sha256sum",
 			     f->dir) > 0);
 	p = popen(cmd, "r");
 	assert_non_null(p);
@@ -666,6 +668,13 @@ static void modeldir_manifest_digest_binds_names(void **state)
 	assert_non_null(strstr(err_msg(AICERT_ERR_INVALID), "'new…': a file name with a newline"));
 	bad[0].path = "back\\slash";
 	assert_int_equal(modeldir_manifest_digest(bad, 1, da, &size), AICERT_ERR_INVALID);
+	bad[0].path = "esc\x1b[31m\r";
+	assert_int_equal(modeldir_manifest_digest(bad, 1, da, &size), AICERT_ERR_INVALID);
+	assert_non_null(strstr(err_msg(AICERT_ERR_INVALID), "'esc?[31m…'"));
+	bad[0].path = "-";
+	assert_int_equal(modeldir_manifest_digest(bad, 1, da, &size), AICERT_ERR_INVALID);
+	assert_int_equal(modeldir_manifest_digest(NULL, 0, da, &size), 0);
+	assert_int_equal(size, 0);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)

@@ -550,6 +550,7 @@ static void rpc_ipc_listener_survives_dial_and_drop(void **state)
 	if (!rep.msg)
 		fail_msg("no answer after 50 dropped connections: %s", err_msg(rep.err));
 	protobuf_c_message_free_unpacked(rep.msg, NULL);
+	assert_true(rpc_server_relistens(srv) >= 1);
 	rpc_client_free(c);
 	rpc_server_free(srv);
 	unlink(sock);
@@ -586,6 +587,10 @@ static void rpc_call_to_a_server_gone_fails_soon(void **state)
 	assert_int_equal(rpc_server_new(&test_service.base, &srv), 0);
 	assert_int_equal(rpc_server_listen(srv, url, NULL, false, 1), 0);
 	assert_int_equal(rpc_client_dial(url, &aicert__v1__agent__descriptor, &opts, &c), 0);
+	call_health(c, &rep); /* connected */
+	assert_non_null(rep.msg);
+	protobuf_c_message_free_unpacked(rep.msg, NULL);
+	rep = (struct rpc_reply)RPC_REPLY_INIT;
 	req.qualifying_data.data = &delay;
 	req.qualifying_data.len = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -602,6 +607,21 @@ static void rpc_call_to_a_server_gone_fails_soon(void **state)
 	rpc_client_free(c);
 	unlink(sock);
 	rmdir(dir);
+}
+
+/* Bytes nng would carry only to drop the connection (its limit counts the
+ * 4-byte request id too) are refused before sending. */
+static void rpc_request_over_the_transport_limit_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = RPC_HARD_MAX_BYTES - 3, rlen = 0;
+	uint8_t *big = calloc(1, len), *reply = NULL;
+
+	assert_non_null(big);
+	assert_int_equal(rpc_client_send_bytes(f->remote, big, len, &reply, &rlen),
+			 AICERT_ERR_TOO_BIG);
+	assert_null(reply);
+	free(big);
 }
 
 static void rpc_urls_are_checked(void **state)
@@ -679,6 +699,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(rpc_call_to_a_server_gone_fails_soon),
 		cmocka_unit_test_setup_teardown(rpc_concurrent_callers_get_their_own_replies, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(rpc_request_over_the_transport_limit_is_refused,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(rpc_urls_are_checked, setup, teardown),
 		cmocka_unit_test(rpc_unpack_strict_requires_canonical_bytes),
 	};
