@@ -455,9 +455,9 @@ static bool rpc_pipe_stalled(struct rpc_listener *l, nng_pipe pipe)
 /* Hands the reply to the connection the request came on. A connection that
  * does not take it in time (rpc_server_set_reply_timeout) gets no more
  * answers: its later requests are dropped unread. It is not closed, for
- * nng 1.5 never finishes stopping a connection whose send is blocked (its
- * reaper, shared by every socket of the process, would hang); it goes when
- * its peer does. */
+ * nng 1.5 may never finish stopping a connection whose send is blocked (its
+ * reaper, shared by every socket of the process, then hangs: seen in
+ * test_rpc); it goes when its peer does. */
 static void rpc_worker_reply(struct rpc_listener *l, nng_ctx ctx, nng_aio *aio, nng_pipe pipe,
 			     const uint8_t *buf, size_t len)
 {
