@@ -4,6 +4,7 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -144,6 +145,14 @@ int rpc_url_check(const char *url, bool local, const struct rpc_tls *tls)
 		return err_set(AICERT_ERR_INVALID,
 			       "%s: tls+tcp:// needs a certificate, a key and a CA", url);
 	return 0;
+}
+
+int64_t rpc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 int rpc_nng_err(int rv, const char *what, const char *url)

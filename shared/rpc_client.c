@@ -123,21 +123,13 @@ void rpc_reply_capture(const ProtobufCMessage *msg, void *closure_data)
 	rep->msg = (ProtobufCMessage *)msg;
 }
 
-static uint64_t rpc_client_now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 /* One request out, one reply back, on a context of its own: the request
  * handed to a connection within send_ms (*sent then true), the reply by
- * deadline (rpc_client_now_ms() time). The nng error, or 0 with the reply. */
+ * deadline (rpc_now_ms() time). The nng error, or 0 with the reply. */
 static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t len,
-			      uint32_t send_ms, uint64_t deadline, bool *sent, nng_msg **reply)
+			      uint32_t send_ms, int64_t deadline, bool *sent, nng_msg **reply)
 {
-	uint64_t now;
+	int64_t now;
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
 	nng_ctx ctx;
@@ -161,7 +153,7 @@ static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t l
 	*sent = rv == 0;
 	if (rv == 0) {
 		msg = NULL; /* the socket owns it now */
-		now = rpc_client_now_ms();
+		now = rpc_now_ms();
 		nng_aio_set_timeout(aio, now < deadline ? (nng_duration)(deadline - now) : 1);
 		nng_ctx_recv(ctx, aio);
 		nng_aio_wait(aio);
@@ -188,7 +180,7 @@ static int rpc_roundtrip_once(struct rpc_client *c, const uint8_t *buf, size_t l
 static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, uint8_t **reply,
 			 size_t *reply_len)
 {
-	uint64_t start = rpc_client_now_ms(), deadline = start + c->timeout_ms, now;
+	int64_t deadline = rpc_now_ms() + c->timeout_ms, now;
 	nng_msg *msg = NULL;
 	bool sent;
 	int rv;
@@ -200,7 +192,7 @@ static int rpc_roundtrip(struct rpc_client *c, const uint8_t *buf, size_t len, u
 			       "a request of %zu bytes to %s, at most %u possible", len, c->url,
 			       RPC_HARD_MAX_BYTES - 4);
 	rv = rpc_roundtrip_once(c, buf, len, c->timeout_ms, deadline, &sent, &msg);
-	now = rpc_client_now_ms();
+	now = rpc_now_ms();
 	if (rv == NNG_ECONNRESET && now + 10 < deadline) {
 		uint32_t wait = deadline - now - 10 < RPC_RECONNECT_MS
 					? (uint32_t)(deadline - now - 10)

@@ -21,6 +21,9 @@ const ProtobufCMethodDescriptor *rpc_method_lookup(const ProtobufCServiceDescrip
 int rpc_url_check(const char *url, bool local, const struct rpc_tls *tls);
 /* The one translation of nng's error numbers. */
 int rpc_nng_err(int rv, const char *what, const char *url);
+
+/* Milliseconds on the monotonic clock (deadlines of both sides). */
+int64_t rpc_now_ms(void);
 /* A TLS configuration that presents tls's certificate and requires the
  * peer's, chaining to tls->ca_file. */
 int rpc_tls_config(const struct rpc_tls *tls, bool server, nng_tls_config **ret);

@@ -92,14 +92,6 @@ struct rpc_call {
 	size_t payload_len;
 };
 
-static int64_t rpc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int rpc_server_new(ProtobufCService *service, struct rpc_server **ret)
 {
 	struct rpc_server *s = calloc(1, sizeof(*s));
@@ -581,14 +573,6 @@ static uint64_t rpc_listener_stats(struct rpc_listener *l, const char *const *na
 	return sum;
 }
 
-static uint64_t rpc_ms_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
-
 /* Whether l still accepts: a connection of the watchdog's own does the SP
  * handshake as a req0 peer, and the listener must count it (or any other)
  * as accepted within RPC_WATCHDOG_PROBE_MS. A stuck listener still does the
@@ -600,7 +584,8 @@ static bool rpc_ipc_accepts(struct rpc_listener *l)
 	const char *path = l->url + strlen("ipc://");
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct timeval tv = {RPC_WATCHDOG_PROBE_MS / 1000, 0};
-	uint64_t before = rpc_listener_stats(l, accept, 1), start = rpc_ms_now();
+	uint64_t before = rpc_listener_stats(l, accept, 1);
+	int64_t start = rpc_now_ms();
 	bool accepted = false;
 	uint8_t peer[8];
 	int fd;
@@ -616,7 +601,7 @@ static bool rpc_ipc_accepts(struct rpc_listener *l)
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
 	    send(fd, req0, sizeof(req0), MSG_NOSIGNAL) == sizeof(req0) &&
 	    recv(fd, peer, sizeof(peer), MSG_WAITALL) == sizeof(peer)) {
-		while (!atomic_load(&l->stopping) && rpc_ms_now() - start < RPC_WATCHDOG_PROBE_MS) {
+		while (!atomic_load(&l->stopping) && rpc_now_ms() - start < RPC_WATCHDOG_PROBE_MS) {
 			uint64_t now = rpc_listener_stats(l, accept, 1);
 
 			if (now == UINT64_MAX || now > before) {
