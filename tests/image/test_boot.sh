@@ -8,24 +8,12 @@
 # Exit status 0 booted, 1 failed, 77 skipped (qemu, OVMF or swtpm missing).
 set -euo pipefail
 
-die() {
-	echo "test_boot.sh: $*" >&2
-	exit 1
-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tests/image/lib.sh"
 
 [ $# -eq 1 ] || die "usage: test_boot.sh BUILD_DIR"
 BUILD=$(cd "$1" && pwd)
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-for tool in qemu-system-x86_64 cpio swtpm; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "test_boot.sh: skipped: $tool not found" >&2
-		exit 77
-	fi
-done
-if [ ! -f "${AICERT_OVMF:-/usr/share/ovmf/OVMF.fd}" ]; then
-	echo "test_boot.sh: skipped: OVMF not found" >&2
-	exit 77
-fi
+image_test_needs qemu-system-x86_64 cpio swtpm
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/aicert-imgboot.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -17,24 +17,13 @@
 # tpm2_eventlog missing).
 set -euo pipefail
 
-die() {
-	echo "test_reference.sh: $*" >&2
-	exit 1
-}
-
-skip() {
-	echo "test_reference.sh: skipped: $*" >&2
-	exit 77
-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tests/image/lib.sh"
 
 [ $# -eq 1 ] || die "usage: test_reference.sh BUILD_DIR"
 BUILD=$(cd "$1" && pwd)
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 IMG=$ROOT/deploy/image
-for tool in qemu-system-x86_64 cpio swtpm tpm2_eventlog python3; do
-	command -v "$tool" >/dev/null || skip "$tool not found"
-done
-[ -f "${AICERT_OVMF:-/usr/share/ovmf/OVMF.fd}" ] || skip "OVMF not found"
+image_test_needs qemu-system-x86_64 cpio swtpm tpm2_eventlog python3
 [ -x "$BUILD/controller/aicert" ] || die "$BUILD/controller/aicert: not built"
 
 # The RAM boot-test.sh gives the guest.

@@ -7,24 +7,12 @@
 # tools are not installed).
 set -euo pipefail
 
-die() {
-	echo "test_reproducible.sh: $*" >&2
-	exit 1
-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tests/image/lib.sh"
 
 [ $# -eq 1 ] || die "usage: test_reproducible.sh BUILD_DIR"
 BUILD=$1
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-for tool in qemu-system-x86_64 cpio; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "test_reproducible.sh: skipped: $tool not found" >&2
-		exit 77
-	fi
-done
-if [ ! -f "${AICERT_OVMF:-/usr/share/ovmf/OVMF.fd}" ]; then
-	echo "test_reproducible.sh: skipped: OVMF not found" >&2
-	exit 77
-fi
+image_test_needs qemu-system-x86_64 cpio
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/aicert-repro.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -33,24 +33,12 @@
 # python3 missing).
 set -euo pipefail
 
-die() {
-	echo "test_run_qemu.sh: FAIL: $*" >&2
-	exit 1
-}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+. "$ROOT/tests/image/lib.sh"
 
 [ $# -eq 1 ] || die "usage: test_run_qemu.sh BUILD_DIR"
 BUILD=$(cd "$1" && pwd)
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-for tool in qemu-system-x86_64 cpio swtpm python3; do
-	if ! command -v "$tool" >/dev/null; then
-		echo "test_run_qemu.sh: skipped: $tool not found" >&2
-		exit 77
-	fi
-done
-if [ ! -f "${AICERT_OVMF:-/usr/share/ovmf/OVMF.fd}" ]; then
-	echo "test_run_qemu.sh: skipped: OVMF not found" >&2
-	exit 77
-fi
+image_test_needs qemu-system-x86_64 cpio swtpm python3
 AICERT=$BUILD/controller/aicert
 TRAINER=$BUILD/examples/tiny-finetune/tiny_finetune_train
 EXAMPLE=$ROOT/examples/tiny-finetune
