@@ -30,6 +30,7 @@ PACKAGES=(
 	libtss2-dev libprotobuf-c-dev protobuf-c-compiler libnng-dev libssl-dev
 	libyaml-dev libcmocka-dev libjansson-dev libcurl4-openssl-dev
 	swtpm swtpm-tools tpm2-tools python3 qemu-system-x86 ovmf cpio
+	gdb # the test harness prints a stuck agent's threads with it
 )
 FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 FORMAT_PACKAGES=(clang-format)

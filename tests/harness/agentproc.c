@@ -292,6 +292,20 @@ int agentproc_start(struct agentproc *a, const struct harness_swtpm *tpm,
 	return -1;
 }
 
+/* A stuck agent's threads, for the log of the failed test: gdb's backtraces,
+ * when gdb is installed (deploy/dev.sh installs it), before it is killed. */
+static void agentproc_dump_stacks(const struct agentproc *a)
+{
+	char pid[24];
+	const char *const argv[] = {"gdb", "-p", pid, "-batch", "-ex", "thread apply all bt", NULL};
+
+	if (access("/usr/bin/gdb", X_OK) != 0)
+		return;
+	snprintf(pid, sizeof(pid), "%ld", (long)a->pid);
+	fprintf(stderr, "agentproc: the stuck agent's threads:\n");
+	harness_run(argv);
+}
+
 int agentproc_run(struct agentproc *a, const struct harness_swtpm *tpm,
 		  const char *const extra_args[])
 {
@@ -302,6 +316,7 @@ int agentproc_run(struct agentproc *a, const struct harness_swtpm *tpm,
 	status = agentproc_reap(a, AGENTPROC_WAIT_MS);
 	if (status < 0) {
 		agentproc_print_log(a, "the agent did not exit within 10 s");
+		agentproc_dump_stacks(a);
 		agentproc_kill(a);
 	}
 	return status;
@@ -322,6 +337,7 @@ int agentproc_stop(struct agentproc *a)
 		return 0;
 	if (status < 0) {
 		agentproc_print_log(a, "the agent did not exit within 10 s of SIGTERM");
+		agentproc_dump_stacks(a);
 		agentproc_kill(a);
 	} else {
 		char why[64];
